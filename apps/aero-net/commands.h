@@ -1,0 +1,37 @@
+// The aero-net command-line tool's subcommands. Each returns a process exit code:
+// 0 success, 1 the input was rejected (a token failed verification, an origin is invalid),
+// 2 a usage or environment error (unreadable secret file, bad hex).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aero::cli {
+
+struct DevOptions {
+  std::string state_dir = ".aero-dev";
+  std::int64_t ttl_seconds = 3600;
+};
+int run_dev(const DevOptions& options);
+
+int session_mint(const std::string& secret_file, std::string sid, std::int64_t ttl_seconds);
+int session_verify(const std::string& secret_file, const std::string& token);
+
+struct JwtMintOptions {
+  std::string secret_file;
+  std::string sid;
+  std::int64_t ttl_seconds = 60;
+  std::string origin, aud, iss;  // empty: claim omitted
+};
+int jwt_mint(const JwtMintOptions& options);
+int jwt_verify(const std::string& secret_file, const std::string& token);
+
+int origin_normalize(const std::string& raw_origin);
+int origin_check(const std::string& raw_origin, const std::string& request_host,
+                 const std::vector<std::string>& allowed);
+
+int l2_decode(const std::string& hex, std::size_t max_frame, std::size_t max_control);
+int l2_encode(const std::string& type, const std::string& payload_hex);
+
+}  // namespace aero::cli

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the release preset and runs the micro-benchmarks (median of 5 repetitions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target bench_codecs
+build/release/bench/bench_codecs --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages aero-net needs to build and test. Idempotent: apt runs only
+# when a package is missing. Why each dependency was chosen: docs/dependencies.md.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build ccache g++ clang libclang-rt-14-dev   # toolchain, libFuzzer, sanitizers
+  libboost1.81-dev libboost-json1.81-dev                   # Boost.JSON (Asio/Beast later)
+  libssl-dev                                               # OpenSSL 3: HMAC, base64, TLS
+  libgtest-dev libgmock-dev libbenchmark-dev               # tests and micro-benchmarks
+  libcli11-dev                                             # command-line parsing
+  python3
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

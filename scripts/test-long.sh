@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The long test tier: what is too slow for every change but must hold before a release.
+#
+#   * every fuzz target for FUZZ_RUNS executions (default 1,000,000) under ASan + UBSan,
+#     starting from the checked-in seeds; a finding stops the run and leaves crash-* files
+#     in build/fuzz/long/<target>/.
+#
+# Usage: scripts/test-long.sh            FUZZ_RUNS=5000000 scripts/test-long.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)"
+
+runs=${FUZZ_RUNS:-1000000}
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+printf '%-24s %12s %8s %10s\n' target executions seconds exec/s
+for binary in build/fuzz/fuzz/fuzz_*; do
+  name=$(basename "$binary")
+  name=${name#fuzz_}
+  workdir=build/fuzz/long/$name
+  mkdir -p "$workdir/corpus"
+  log=$workdir/fuzz.log
+  started=$(date +%s.%N)
+  (cd "$workdir" && "../../../../$binary" -runs="$runs" -max_len=4096 -print_final_stats=1 \
+      corpus "../../../../fuzz/corpus/$name") >"$log" 2>&1 || {
+    echo "FINDING in $name: see $log"
+    tail -40 "$log"
+    exit 1
+  }
+  elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  executed=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
+  rate=$(awk -v n="$executed" -v t="$elapsed" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+  printf '%-24s %12s %8s %10s\n' "$name" "$executed" "$elapsed" "$rate"
+done
+echo "long tier: all fuzz targets ran ${runs} executions without a finding"
