@@ -16,7 +16,7 @@ void BM_L2DecodeFrame1514(benchmark::State& state) {
     auto message = aero::l2::decode(wire);
     benchmark::DoNotOptimize(message);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * wire.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(wire.size()));
 }
 BENCHMARK(BM_L2DecodeFrame1514);
 
@@ -30,7 +30,7 @@ void BM_L2EncodeFrame1514(benchmark::State& state) {
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * (payload.size() + 4)));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload.size() + 4));
 }
 BENCHMARK(BM_L2EncodeFrame1514);
 
@@ -51,7 +51,7 @@ void BM_MuxParseStream(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(frames);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * stream.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(stream.size()));
 }
 BENCHMARK(BM_MuxParseStream)->Arg(1 << 20)->Arg(16 * 1024 + 9)->Arg(4096)->Arg(1000);
 
