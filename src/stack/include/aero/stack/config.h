@@ -1,0 +1,56 @@
+// The configuration of one stack session (one VM's network), validated once at creation.
+//
+// Defaults are Aero's: the guest 10.0.2.15/24, gateway and DNS 10.0.2.2, gateway MAC
+// 02:00:00:00:00:01, a one-day lease. Everything a guest can make the session grow is bounded
+// here (architecture habit 4).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aero/base/clock.h"
+#include "aero/base/ip_address.h"
+#include "aero/base/result.h"
+#include "aero/stack/address_ranges.h"
+#include "aero/stack/egress_policy.h"
+#include "aero/wire/dhcp.h"
+#include "aero/wire/mac_address.h"
+
+namespace aero::stack {
+
+struct StackConfig {
+  // The virtual link.
+  wire::MacAddress gateway_mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+  Ipv4Address gateway_ip{{10, 0, 2, 2}};
+  Ipv4Address dns_ip{{10, 0, 2, 2}};
+  Ipv4Address guest_ip{{10, 0, 2, 15}};  // the first address the DHCP server hands out
+  std::uint8_t prefix_length = 24;
+  std::uint16_t mtu = 1500;
+
+  // DHCP (RFC 2131). The pool is `dhcp_pool_size` consecutive addresses from guest_ip; leases
+  // are bounded by the pool, so a DHCP flood cannot grow the session.
+  std::size_t dhcp_pool_size = 16;
+  std::chrono::seconds lease_time{86400};
+  std::chrono::seconds offer_hold{60};        // an unanswered OFFER is released after this
+  std::chrono::seconds declined_hold{600};    // a DECLINEd address rests this long (§4.3.3)
+  std::string domain_name;                    // option 15 when not empty
+  std::vector<wire::DhcpClasslessRoute> classless_routes;  // option 121 when not empty
+
+  EgressPolicyConfig policy;
+
+  Ipv4Address netmask() const;
+  Ipv4Address broadcast_address() const;
+  bool in_subnet(Ipv4Address address) const;
+  // True for the addresses the stack itself answers for (gateway, DNS).
+  bool owns(Ipv4Address address) const { return address == gateway_ip || address == dns_ip; }
+
+  // Checks the combination: the gateway, DNS and the whole pool in one subnet; the pool not
+  // overlapping the gateway, DNS, network or broadcast address; sane MTU and timers. The error
+  // message names the field.
+  Result<void> validate() const;
+};
+
+}  // namespace aero::stack

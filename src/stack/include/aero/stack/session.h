@@ -1,0 +1,123 @@
+// One VM's network: the stack session, sans-I/O.
+//
+// Frames from the guest and the current time go in (handle_guest_frame); frames for the guest
+// come out through SessionHost::send_to_guest, synchronously, from a buffer the session owns.
+// The session answers for the gateway and DNS addresses on the virtual link:
+//
+//   Ethernet  accepts frames addressed to the gateway MAC or broadcast; an 802.1Q tag is
+//             tolerated. Other destinations and EtherTypes are dropped and counted.
+//   ARP       answers requests for every address the stack owns, including duplicate-address
+//             probes (RFC 5227 §2.1.1: a probe for our address is answered so the prober backs
+//             off); learns the guest's MAC from its ARP and IPv4 traffic; announces the gateway
+//             with a gratuitous ARP (RFC 5227 §3) when the session starts.
+//   IPv4      checks the header checksum (bad ones dropped and counted) and takes datagrams for
+//             the gateway, DNS and broadcast addresses.
+//   DHCP      UDP 68 -> 67, handled by DhcpServer.
+//   ICMP      echo requests to the gateway are answered here.
+//   UDP       to a port nobody serves on the gateway: ICMP port unreachable (RFC 1122 §4.1.3.1).
+//
+// Datagrams for other destinations (the NAT path) and IPv4 fragments are counted as dropped
+// with their reason until forwarding and reassembly are in place.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "aero/base/bytes.h"
+#include "aero/base/clock.h"
+#include "aero/stack/config.h"
+#include "aero/stack/dhcp_server.h"
+#include "aero/wire/arp.h"
+#include "aero/wire/ethernet.h"
+#include "aero/wire/icmpv4.h"
+#include "aero/wire/ipv4.h"
+#include "aero/wire/mac_address.h"
+#include "aero/wire/udp.h"
+
+namespace aero::stack {
+
+// The session's view of the world outside it.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  // A frame for the guest; `frame` is valid only during the call.
+  virtual void send_to_guest(ByteSpan frame) = 0;
+};
+
+// Why a guest frame was not handled; each reason has its own counter and metrics label.
+enum class Drop : std::uint8_t {
+  malformed_ethernet,
+  not_for_us,
+  unsupported_ethertype,
+  malformed_arp,
+  malformed_ipv4,
+  bad_ipv4_checksum,
+  ipv4_fragment,
+  malformed_udp,
+  bad_udp_checksum,
+  malformed_icmp,
+  bad_icmp_checksum,
+  malformed_dhcp,
+  unhandled_icmp,
+  unhandled_protocol,
+  no_forwarding,
+  count_,
+};
+std::string_view drop_name(Drop reason);
+
+struct SessionStats {
+  std::uint64_t frames_from_guest = 0;
+  std::uint64_t frames_to_guest = 0;
+  std::uint64_t arp_replies = 0;
+  std::uint64_t echo_replies = 0;
+  std::uint64_t port_unreachables = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(Drop::count_)> drops{};
+
+  std::uint64_t dropped(Drop reason) const { return drops[static_cast<std::size_t>(reason)]; }
+};
+
+class Session {
+ public:
+  // `config` must have passed validate(); the session keeps its own copy. `host` must outlive
+  // the session. Announces the gateway to the guest.
+  Session(const StackConfig& config, SessionHost& host, Instant now);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void handle_guest_frame(ByteSpan frame, Instant now);
+
+  const SessionStats& stats() const { return stats_; }
+  const DhcpStats& dhcp_stats() const { return dhcp_.stats(); }
+  std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
+
+ private:
+  void handle_arp(const wire::EthernetFrame& frame);
+  void handle_ipv4(const wire::EthernetFrame& frame, Instant now);
+  void handle_icmp(const wire::Ipv4Packet& packet);
+  void handle_udp(const wire::Ipv4Packet& packet, Instant now);
+  void handle_dhcp(ByteSpan payload, Instant now);
+
+  void announce_gateway();
+  void send_port_unreachable(const wire::Ipv4Packet& offending);
+  // Builds Ethernet + IPv4 headers in front of `payload_length` bytes already written at
+  // payload_area() and hands the frame to the host.
+  void send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,
+                 Ipv4Address destination, std::uint8_t protocol, std::size_t payload_length);
+  std::span<std::uint8_t> payload_area();
+  // Pads tx_[0, length) to the Ethernet minimum and hands it to the host.
+  void deliver(std::size_t length);
+  void drop(Drop reason) { ++stats_.drops[static_cast<std::size_t>(reason)]; }
+
+  const StackConfig config_;  // before dhcp_, which keeps a reference to it
+  SessionHost& host_;
+  DhcpServer dhcp_;
+  std::optional<wire::MacAddress> guest_mac_;
+  std::uint16_t next_ip_id_ = 1;
+  SessionStats stats_;
+  Bytes tx_;  // one outgoing frame at a time; allocated once
+};
+
+}  // namespace aero::stack

@@ -1,0 +1,61 @@
+// StackConfig helpers and validation.
+#include "aero/stack/config.h"
+
+#include <string>
+
+namespace aero::stack {
+
+namespace {
+
+Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
+
+}  // namespace
+
+Ipv4Address StackConfig::netmask() const {
+  const std::uint32_t mask = prefix_length == 0 ? 0U : ~std::uint32_t{0} << (32U - prefix_length);
+  return Ipv4Address::from_u32(mask);
+}
+
+Ipv4Address StackConfig::broadcast_address() const {
+  return Ipv4Address::from_u32(gateway_ip.to_u32() | ~netmask().to_u32());
+}
+
+bool StackConfig::in_subnet(Ipv4Address address) const {
+  const std::uint32_t mask = netmask().to_u32();
+  return (address.to_u32() & mask) == (gateway_ip.to_u32() & mask);
+}
+
+Result<void> StackConfig::validate() const {
+  if (prefix_length < 8 || prefix_length > 30) return bad("prefix_length must be 8..30");
+  if (!gateway_mac.is_unicast() || gateway_mac.is_zero()) {
+    return bad("gateway_mac must be a unicast address");
+  }
+  const std::uint32_t mask = netmask().to_u32();
+  const std::uint32_t network = gateway_ip.to_u32() & mask;
+  const std::uint32_t broadcast = network | ~mask;
+  auto is_host_address = [&](Ipv4Address a) {
+    const std::uint32_t v = a.to_u32();
+    return (v & mask) == network && v != network && v != broadcast;
+  };
+  if (!is_host_address(gateway_ip)) return bad("gateway_ip must be a host address of its subnet");
+  if (!is_host_address(dns_ip)) return bad("dns_ip must be in the gateway's subnet");
+  if (dhcp_pool_size == 0 || dhcp_pool_size > 4096) return bad("dhcp_pool_size must be 1..4096");
+  for (std::size_t i = 0; i < dhcp_pool_size; ++i) {
+    const auto address = Ipv4Address::from_u32(guest_ip.to_u32() + static_cast<std::uint32_t>(i));
+    if (!is_host_address(address)) return bad("the DHCP pool (guest_ip + pool size) must fit the subnet");
+    if (owns(address)) return bad("the DHCP pool must not contain gateway_ip or dns_ip");
+  }
+  if (mtu < 576 || mtu > 65521) return bad("mtu must be 576..65521");
+  if (lease_time < std::chrono::seconds(60) || lease_time > std::chrono::hours(24 * 365)) {
+    return bad("lease_time must be 60 s .. 1 year");
+  }
+  if (offer_hold <= std::chrono::seconds(0)) return bad("offer_hold must be positive");
+  if (domain_name.size() > 253) return bad("domain_name is longer than 253 characters");
+  if (classless_routes.size() > 32) return bad("at most 32 classless_routes");
+  for (const auto& route : classless_routes) {
+    if (route.prefix_length > 32) return bad("classless route prefix over 32");
+  }
+  return {};
+}
+
+}  // namespace aero::stack
