@@ -116,7 +116,9 @@ Result<void> validate_rdata(ByteSpan message, std::uint16_t type, std::uint16_t 
     return make_error("bad_length", "DNS type " + std::to_string(type) + " RDATA " +
                                         std::string(what) + at_offset(start));
   };
-  if (klass == kDnsClassIn && type == dns_type::a && length != 4) return mismatch("is not 4 bytes");
+  if (klass == kDnsClassIn && type == dns_type::a && length != 4) {
+    return mismatch("is not 4 bytes");  // RFC 1035 §3.4.1
+  }
   if (klass == kDnsClassIn && type == dns_type::aaaa && length != 16) {
     return mismatch("is not 16 bytes");  // RFC 3596 §2.2
   }

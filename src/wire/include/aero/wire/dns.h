@@ -104,7 +104,6 @@ class DnsName {
   std::size_t write_uncompressed(std::span<std::uint8_t> out) const;
 
  private:
-  friend class DnsBuilder;
   friend class DnsLabelWalker;
   static constexpr std::array<std::uint8_t, 1> kRoot{0};
 
