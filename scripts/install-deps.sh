@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev               # tests and micro-benchmarks
   libcli11-dev                                             # command-line parsing
   python3
+  iproute2 udhcpc isc-dhcp-client dhcpcd-base busybox-static  # real DHCP clients for the tests
 )
 
 missing=()

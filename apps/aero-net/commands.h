@@ -31,6 +31,22 @@ int origin_normalize(const std::string& raw_origin);
 int origin_check(const std::string& raw_origin, const std::string& request_host,
                  const std::vector<std::string>& allowed);
 
+struct StackOptions {
+  std::string tap;          // TAP device name, or
+  std::string qemu_listen;  // unix:/path or tcp:HOST:PORT
+  std::string netns;        // named network namespace of the TAP
+  double duration_seconds = 0;
+  std::string gateway_ip = "10.0.2.2";
+  std::string dns_ip = "10.0.2.2";
+  std::string guest_ip = "10.0.2.15";
+  std::uint8_t prefix_length = 24;
+  std::uint16_t mtu = 1500;
+  std::int64_t lease_seconds = 86400;
+  std::size_t pool_size = 16;
+  std::string domain;
+};
+int run_stack(const StackOptions& options);
+
 int l2_decode(const std::string& hex, std::size_t max_frame, std::size_t max_control);
 int l2_encode(const std::string& type, const std::string& payload_hex);
 

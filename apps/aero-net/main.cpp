@@ -23,6 +23,42 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   dev_cmd->callback([&] { exit_code = aero::cli::run_dev(dev); });
 
+  // The stack on a local transport.
+  aero::cli::StackOptions stack_options;
+  auto* stack_cmd = app.add_subcommand(
+      "stack", "Run one network stack session for a TAP device or a QEMU -netdev stream peer");
+  auto* tap_opt = stack_cmd->add_option("--tap", stack_options.tap,
+                                        "TAP device to serve (created if missing)");
+  auto* qemu_opt = stack_cmd->add_option(
+      "--qemu-listen", stack_options.qemu_listen,
+      "Listen for QEMU -netdev stream peers: unix:/path or tcp:HOST:PORT");
+  tap_opt->excludes(qemu_opt);
+  stack_cmd->add_option("--netns", stack_options.netns,
+                        "Named network namespace the TAP lives in (ip netns add NAME)")
+      ->needs(tap_opt);
+  stack_cmd->add_option("--duration", stack_options.duration_seconds,
+                        "Stop after this many seconds (default: on SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  stack_cmd->add_option("--gateway-ip", stack_options.gateway_ip)->capture_default_str();
+  stack_cmd->add_option("--dns-ip", stack_options.dns_ip)->capture_default_str();
+  stack_cmd->add_option("--guest-ip", stack_options.guest_ip,
+                        "First address of the DHCP pool")->capture_default_str();
+  stack_cmd->add_option("--prefix-length", stack_options.prefix_length)
+      ->check(CLI::Range(8, 30))
+      ->capture_default_str();
+  stack_cmd->add_option("--mtu", stack_options.mtu)->capture_default_str();
+  stack_cmd->add_option("--lease-time", stack_options.lease_seconds, "DHCP lease in seconds")
+      ->capture_default_str();
+  stack_cmd->add_option("--pool-size", stack_options.pool_size, "DHCP pool size")
+      ->capture_default_str();
+  stack_cmd->add_option("--domain", stack_options.domain, "DHCP domain name (option 15)");
+  stack_cmd->callback([&] {
+    if (stack_options.tap.empty() && stack_options.qemu_listen.empty()) {
+      throw CLI::ValidationError("stack", "one of --tap or --qemu-listen is required");
+    }
+    exit_code = aero::cli::run_stack(stack_options);
+  });
+
   // aero_session tokens.
   auto* session = app.add_subcommand("session", "Mint or verify aero_session cookie tokens");
   session->require_subcommand(1);

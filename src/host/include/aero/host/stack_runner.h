@@ -1,0 +1,44 @@
+// Runs one stack session on a local frame transport: a TAP device or a QEMU `-netdev stream`
+// socket. One thread, one Boost.Asio event loop; it ends on SIGINT/SIGTERM or after
+// `max_duration`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "aero/base/result.h"
+#include "aero/host/tap_device.h"
+#include "aero/stack/config.h"
+
+namespace aero::host {
+
+struct RunOptions {
+  std::chrono::milliseconds max_duration{0};  // 0: until a signal
+  // Largest frame accepted from the transport.
+  std::size_t max_frame = 65535;
+  // Bytes queued toward a slow stream peer before frames are dropped (and counted).
+  std::size_t max_stream_backlog = 4 * 1024 * 1024;
+};
+
+struct RunReport {
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t frames_out_dropped = 0;  // the transport could not take them
+  std::uint64_t connections = 0;         // stream peers served
+  std::string session_stats_json;        // the last session's counters
+};
+
+// Serves the guest behind an open TAP descriptor.
+Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& config,
+                             const RunOptions& options);
+
+// Listens on `address` ("unix:/path" or "tcp:HOST:PORT") for QEMU `-netdev stream` peers (QEMU
+// connects with server=off); each connection gets a fresh session. `on_listening` is called
+// once the socket accepts connections (tests wait for it).
+Result<RunReport> run_on_qemu_stream(const std::string& address, const stack::StackConfig& config,
+                                     const RunOptions& options,
+                                     const std::function<void()>& on_listening = {});
+
+}  // namespace aero::host

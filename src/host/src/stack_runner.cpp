@@ -1,0 +1,274 @@
+// The single-session event loop over a TAP device or a QEMU stream socket (Boost.Asio).
+//
+// TAP: the descriptor is non-blocking; on readiness the loop reads frames until EAGAIN (several
+// per wake-up) and hands each to the session. Frames for the guest are written straight to the
+// descriptor; when the kernel queue is full the frame is dropped and counted (a TAP behaves like
+// a link, and the guest's TCP retransmits).
+// Stream: bytes go through qemu_stream::FrameDecoder; frames for the guest are appended, length
+// prefixed, to an output buffer drained by one outstanding async_write. The buffer is bounded
+// by RunOptions::max_stream_backlog; beyond it frames are dropped and counted.
+#include "aero/host/stack_runner.h"
+
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+
+#include "aero/proto/qemu_stream.h"
+#include "aero/stack/session.h"
+
+namespace aero::host {
+
+namespace asio = boost::asio;
+
+namespace {
+
+Instant monotonic_now() { return std::chrono::steady_clock::now(); }
+
+std::string stats_json(const stack::Session& session) {
+  boost::json::object drops;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(stack::Drop::count_); ++i) {
+    const auto reason = static_cast<stack::Drop>(i);
+    if (session.stats().dropped(reason) != 0) {
+      drops[stack::drop_name(reason)] = session.stats().dropped(reason);
+    }
+  }
+  const auto& s = session.stats();
+  const auto& d = session.dhcp_stats();
+  boost::json::object out{
+      {"frames_from_guest", s.frames_from_guest},
+      {"frames_to_guest", s.frames_to_guest},
+      {"arp_replies", s.arp_replies},
+      {"echo_replies", s.echo_replies},
+      {"port_unreachables", s.port_unreachables},
+      {"drops", drops},
+      {"dhcp",
+       {{"discovers", d.discovers}, {"requests", d.requests}, {"releases", d.releases},
+        {"declines", d.declines}, {"informs", d.informs}, {"offers", d.offers},
+        {"acks", d.acks}, {"naks", d.naks}, {"pool_exhausted", d.pool_exhausted}}},
+  };
+  return boost::json::serialize(out);
+}
+
+// Stops the loop on SIGINT/SIGTERM and when the duration is over.
+void arm_stop_conditions(asio::io_context& io, asio::signal_set& signals,
+                         asio::steady_timer& deadline, const RunOptions& options) {
+  signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
+  if (options.max_duration.count() > 0) {
+    deadline.expires_after(options.max_duration);
+    deadline.async_wait([&io](const boost::system::error_code& ec) {
+      if (!ec) io.stop();
+    });
+  }
+}
+
+class TapHost final : public stack::SessionHost {
+ public:
+  TapHost(int fd, RunReport& report) : fd_(fd), report_(report) {}
+  void send_to_guest(ByteSpan frame) override {
+    const ssize_t written = ::write(fd_, frame.data(), frame.size());
+    if (written == static_cast<ssize_t>(frame.size())) {
+      ++report_.frames_out;
+    } else {
+      ++report_.frames_out_dropped;
+    }
+  }
+
+ private:
+  int fd_;
+  RunReport& report_;
+};
+
+}  // namespace
+
+Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& config,
+                             const RunOptions& options) {
+  if (auto valid = config.validate(); !valid) return valid.error();
+  RunReport report;
+  asio::io_context io;
+  asio::posix::stream_descriptor descriptor(io, tap.release());
+  TapHost host(descriptor.native_handle(), report);
+  stack::Session session(config, host, monotonic_now());
+  Bytes buffer(options.max_frame + 1);
+
+  std::function<void()> wait_readable = [&] {
+    descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
+                          [&](const boost::system::error_code& ec) {
+                            if (ec) return;
+                            // Drain what is queued, a bounded number of frames per wake-up.
+                            for (int i = 0; i < 64; ++i) {
+                              const ssize_t n =
+                                  ::read(descriptor.native_handle(), buffer.data(), buffer.size());
+                              if (n <= 0) break;
+                              ++report.frames_in;
+                              session.handle_guest_frame(
+                                  ByteSpan(buffer).first(static_cast<std::size_t>(n)),
+                                  monotonic_now());
+                            }
+                            wait_readable();
+                          });
+  };
+  wait_readable();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  arm_stop_conditions(io, signals, deadline, options);
+  io.run();
+  report.session_stats_json = stats_json(session);
+  return report;
+}
+
+namespace {
+
+// One QEMU stream peer: decoder in, length-prefixed frames out.
+template <class Socket>
+class StreamPeer final : public stack::SessionHost {
+ public:
+  StreamPeer(Socket socket, const stack::StackConfig& config, const RunOptions& options,
+             RunReport& report, std::function<void()> on_closed)
+      : socket_(std::move(socket)),
+        options_(options),
+        report_(report),
+        decoder_(options.max_frame),
+        session_(config, *this, monotonic_now()),
+        on_closed_(std::move(on_closed)),
+        input_(64 * 1024) {}
+
+  void start() { read(); }
+  std::string stats() const { return stats_json(session_); }
+
+  void send_to_guest(ByteSpan frame) override {
+    if (pending_.size() + writing_.size() + frame.size() + 4 > options_.max_stream_backlog ||
+        !qemu_stream::encode_into(pending_, frame, options_.max_frame).ok()) {
+      ++report_.frames_out_dropped;
+      return;
+    }
+    ++report_.frames_out;
+    flush();
+  }
+
+ private:
+  void read() {
+    socket_.async_read_some(asio::buffer(input_), [this](const boost::system::error_code& ec,
+                                                         std::size_t n) {
+      if (ec) return close();
+      auto status = decoder_.push(ByteSpan(input_).first(n), [this](ByteSpan frame) {
+        ++report_.frames_in;
+        session_.handle_guest_frame(frame, monotonic_now());
+      });
+      if (!status) return close();  // a broken length prefix cannot be resynchronised
+      read();
+    });
+  }
+
+  void flush() {
+    if (!writing_.empty() || pending_.empty()) return;
+    writing_.swap(pending_);
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [this](const boost::system::error_code& ec, std::size_t) {
+                        writing_.clear();
+                        if (ec) return close();
+                        flush();
+                      });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    on_closed_();
+  }
+
+  Socket socket_;
+  const RunOptions& options_;
+  RunReport& report_;
+  qemu_stream::FrameDecoder decoder_;
+  stack::Session session_;
+  std::function<void()> on_closed_;
+  Bytes input_;
+  Bytes pending_;
+  Bytes writing_;
+  bool closed_ = false;
+};
+
+template <class Acceptor, class Socket>
+void serve(asio::io_context& io, Acceptor& acceptor, const stack::StackConfig& config,
+           const RunOptions& options, RunReport& report,
+           std::unique_ptr<StreamPeer<Socket>>& peer, std::string& last_stats) {
+  acceptor.async_accept([&](const boost::system::error_code& ec, Socket socket) {
+    if (ec) return;
+    if (peer) last_stats = peer->stats();
+    ++report.connections;
+    // One guest at a time: a new connection replaces the old one (a restarted VM).
+    peer = std::make_unique<StreamPeer<Socket>>(std::move(socket), config, options, report,
+                                                [] {});
+    peer->start();
+    serve(io, acceptor, config, options, report, peer, last_stats);
+  });
+}
+
+}  // namespace
+
+Result<RunReport> run_on_qemu_stream(const std::string& address, const stack::StackConfig& config,
+                                     const RunOptions& options,
+                                     const std::function<void()>& on_listening) {
+  if (auto valid = config.validate(); !valid) return valid.error();
+  RunReport report;
+  asio::io_context io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  std::string last_stats;
+  boost::system::error_code ec;
+
+  auto finish = [&](auto& peer) {
+    arm_stop_conditions(io, signals, deadline, options);
+    if (on_listening) on_listening();
+    io.run();
+    report.session_stats_json = peer ? peer->stats() : last_stats;
+  };
+
+  if (address.rfind("unix:", 0) == 0) {
+    const std::string path = address.substr(5);
+    std::filesystem::remove(path, ec);
+    asio::local::stream_protocol::acceptor acceptor(io);
+    acceptor.open(asio::local::stream_protocol(), ec);
+    if (!ec) acceptor.bind(asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return make_error("listen", "cannot listen on " + address + ": " + ec.message());
+    std::unique_ptr<StreamPeer<asio::local::stream_protocol::socket>> peer;
+    serve(io, acceptor, config, options, report, peer, last_stats);
+    finish(peer);
+    std::filesystem::remove(path, ec);
+    return report;
+  }
+  if (address.rfind("tcp:", 0) == 0) {
+    const std::string rest = address.substr(4);
+    const auto colon = rest.rfind(':');
+    if (colon == std::string::npos) return make_error("listen", "expected tcp:HOST:PORT");
+    asio::ip::tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(rest.substr(0, colon), rest.substr(colon + 1),
+                                      asio::ip::resolver_base::passive, ec);
+    if (ec || endpoints.empty()) {
+      return make_error("listen", "cannot resolve " + address + ": " + ec.message());
+    }
+    asio::ip::tcp::acceptor acceptor(io);
+    const auto endpoint = endpoints.begin()->endpoint();
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return make_error("listen", "cannot listen on " + address + ": " + ec.message());
+    std::unique_ptr<StreamPeer<asio::ip::tcp::socket>> peer;
+    serve(io, acceptor, config, options, report, peer, last_stats);
+    finish(peer);
+    return report;
+  }
+  return make_error("listen", "address must be unix:/path or tcp:HOST:PORT, got " + address);
+}
+
+}  // namespace aero::host
