@@ -39,11 +39,13 @@ struct StackOptions {
   std::string gateway_ip = "10.0.2.2";
   std::string dns_ip = "10.0.2.2";
   std::string guest_ip = "10.0.2.15";
-  std::uint8_t prefix_length = 24;
+  int prefix_length = 24;
   std::uint16_t mtu = 1500;
   std::int64_t lease_seconds = 86400;
   std::size_t pool_size = 16;
   std::string domain;
+  std::vector<std::string> udp_forwards;  // ip:port=ip:port
+  bool allow_private = false;
 };
 int run_stack(const StackOptions& options);
 

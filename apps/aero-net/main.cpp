@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
   stack_cmd->add_option("--pool-size", stack_options.pool_size, "DHCP pool size")
       ->capture_default_str();
   stack_cmd->add_option("--domain", stack_options.domain, "DHCP domain name (option 15)");
+  stack_cmd->add_option("--udp-forward", stack_options.udp_forwards,
+                        "Send guest UDP for ip:port to another ip:port instead "
+                        "(repeatable; bypasses the address policy, not the port policy)");
+  stack_cmd->add_flag("--allow-private", stack_options.allow_private,
+                      "Let the guest reach private and special-purpose addresses "
+                      "(development only; also AERO_L2_ALLOW_PRIVATE_IPS)");
+  stack_cmd->footer(
+      "The egress policy also reads AERO_L2_ALLOWED_TCP_PORTS, AERO_L2_ALLOWED_UDP_PORTS,\n"
+      "AERO_L2_ALLOWED_DOMAINS, AERO_L2_BLOCKED_DOMAINS, AERO_L2_ALLOWED_CIDRS and\n"
+      "AERO_L2_DENIED_CIDRS; AERO_L2_UDP_FORWARD adds forwards.");
   stack_cmd->callback([&] {
     if (stack_options.tap.empty() && stack_options.qemu_listen.empty()) {
       throw CLI::ValidationError("stack", "one of --tap or --qemu-listen is required");

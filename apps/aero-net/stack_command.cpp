@@ -1,5 +1,8 @@
 // `aero-net stack`: one stack session on a local TAP device or QEMU stream socket.
+#include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "aero/host/stack_runner.h"
 #include "aero/host/tap_device.h"
@@ -23,11 +26,31 @@ int run_stack(const StackOptions& options) {
       !parse_ip(options.guest_ip, "--guest-ip", config.guest_ip)) {
     return 2;
   }
-  config.prefix_length = options.prefix_length;
+  config.prefix_length = static_cast<std::uint8_t>(options.prefix_length);
   config.mtu = options.mtu;
   config.lease_time = std::chrono::seconds(options.lease_seconds);
   config.dhcp_pool_size = options.pool_size;
   config.domain_name = options.domain;
+
+  auto policy = stack::egress_policy_from_env([](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  });
+  if (!policy) {
+    std::cerr << "error: " << policy.error().message << "\n";
+    return 2;
+  }
+  config.policy = *policy;
+  if (options.allow_private) config.policy.allow_private = true;
+  std::string forwards;
+  if (const char* env = std::getenv("AERO_L2_UDP_FORWARD")) forwards = env;
+  for (const auto& forward : options.udp_forwards) forwards += "," + forward;
+  auto parsed = stack::parse_forward_list("--udp-forward/AERO_L2_UDP_FORWARD", forwards);
+  if (!parsed) {
+    std::cerr << "error: " << parsed.error().message << "\n";
+    return 2;
+  }
+  config.udp_forwards = *parsed;
   if (auto valid = config.validate(); !valid) {
     std::cerr << "error: " << valid.error().message << "\n";
     return 2;

@@ -8,6 +8,7 @@
 set -euo pipefail
 
 aero_net=$1
+here=$(cd "$(dirname "$0")" && pwd)
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) == 0 ]] || skip "needs root to create network namespaces and TAP devices"
 [[ -c /dev/net/tun ]] || skip "needs /dev/net/tun"
@@ -20,6 +21,7 @@ work=$(mktemp -d)
 stack_pid=
 cleanup() {
   [[ -n $stack_pid ]] && kill "$stack_pid" 2>/dev/null || true
+  [[ -n ${echo_pid:-} ]] && kill "$echo_pid" 2>/dev/null || true
   [[ -f $work/dhclient.pid ]] && kill "$(cat "$work/dhclient.pid")" 2>/dev/null || true
   [[ -n ${dhcpcd_pid:-} ]] && kill "$dhcpcd_pid" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
@@ -35,7 +37,12 @@ echo "# $ns" >"/etc/netns/$ns/resolv.conf"
 ip -n "$ns" link set lo up
 ip -n "$ns" tuntap add dev tap0 mode tap
 
-"$aero_net" stack --tap tap0 --netns "$ns" --duration 120 >"$work/stack.json" 2>"$work/stack.err" &
+# A UDP echo server on the host's loopback, reached by the guest through a forward rule.
+echo_port=$((20000 + $$ % 20000))
+python3 "$here/udp_echo.py" serve 127.0.0.1 "$echo_port" 100 &
+echo_pid=$!
+"$aero_net" stack --tap tap0 --netns "$ns" --duration 120 \
+  --udp-forward "203.0.113.7:7=127.0.0.1:$echo_port" >"$work/stack.json" 2>"$work/stack.err" &
 stack_pid=$!
 attached=
 for _ in $(seq 50); do
@@ -73,6 +80,8 @@ udhcpc_pid=$!
 wait_for "$work/udhcpc.events" bound 10 || fail "udhcpc: no lease"
 expect_address udhcpc
 ping_gateway udhcpc
+echo "== 1000 UDP datagrams to a loopback echo server through a forward rule"
+in_ns python3 "$here/udp_echo.py" send 203.0.113.7 7 1000 || fail "UDP echo through the NAT"
 kill -USR1 "$udhcpc_pid"
 wait_for "$work/udhcpc.events" renew 10 || fail "udhcpc: renewal not acknowledged"
 kill -TERM "$udhcpc_pid"
@@ -104,7 +113,10 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 (( $(grep -c "leased 10.0.2." "$work/dhcpcd.log") >= 2 )) || { cat "$work/dhcpcd.log"; fail "dhcpcd: renewal not acknowledged"; }
+# `dhcpcd -k` signals the daemon found through its pid file; SIGALRM to the daemon itself is
+# the same request (dhcpcd(8)) and does not depend on a pid file another run may have left.
 in_ns timeout 10 dhcpcd -4 -k tap0 >/dev/null 2>&1 || true
+wait_for "$work/dhcpcd.log" "releasing lease" 5 || kill -ALRM "$dhcpcd_pid" 2>/dev/null || true
 wait_for "$work/dhcpcd.log" "releasing lease" 10 || { cat "$work/dhcpcd.log"; fail "dhcpcd: did not release"; }
 for _ in $(seq 100); do kill -0 "$dhcpcd_pid" 2>/dev/null || break; sleep 0.1; done
 kill "$dhcpcd_pid" 2>/dev/null || true
@@ -124,5 +136,6 @@ assert dhcp["releases"] >= 3, "each client released its lease"
 assert dhcp["acks"] >= 6, "each client obtained and renewed"
 assert report["session"]["echo_replies"] >= 9, "three pings per client"
 assert report["frames_out_dropped"] == 0
+assert report["session"]["udp_from_host"] >= 1000, "every echo came back through the NAT"
 CHECK
 echo "netns DHCP test: all checks passed"

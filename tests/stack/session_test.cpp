@@ -140,7 +140,13 @@ TEST_F(SessionTest, CountsEachDropReason) {
   EXPECT_EQ(session_.stats().dropped(Drop::malformed_arp), 1U);
   send(test::udp_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
                        Ipv4Address{{93, 184, 216, 34}}, 40000, 80, Bytes{1}));
+  EXPECT_EQ(session_.stats().dropped(Drop::udp_open_failed), 1U) << "this host has no sockets";
+  send(test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
+                        Ipv4Address{{93, 184, 216, 34}}, 6, Bytes(20, 0)));
   EXPECT_EQ(session_.stats().dropped(Drop::no_forwarding), 1U);
+  send(test::udp_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
+                       Ipv4Address{{239, 255, 255, 250}}, 40000, 1900, Bytes{1}));
+  EXPECT_EQ(session_.stats().dropped(Drop::not_forwardable), 1U);
   send(test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp, test::kGatewayIp,
                         47, Bytes{1, 2, 3, 4}));
   EXPECT_EQ(session_.stats().dropped(Drop::unhandled_protocol), 1U);

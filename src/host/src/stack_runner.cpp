@@ -16,7 +16,11 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <array>
+#include <memory>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "aero/proto/qemu_stream.h"
 #include "aero/stack/session.h"
@@ -45,6 +49,12 @@ std::string stats_json(const stack::Session& session) {
       {"arp_replies", s.arp_replies},
       {"echo_replies", s.echo_replies},
       {"port_unreachables", s.port_unreachables},
+      {"admin_prohibited", s.admin_prohibited},
+      {"udp_flows_opened", s.udp_flows_opened},
+      {"udp_flows_expired", s.udp_flows_expired},
+      {"udp_to_host", s.udp_to_host},
+      {"udp_from_host", s.udp_from_host},
+      {"fragments_to_guest", s.fragments_to_guest},
       {"drops", drops},
       {"dhcp",
        {{"discovers", d.discovers}, {"requests", d.requests}, {"releases", d.releases},
@@ -66,21 +76,134 @@ void arm_stop_conditions(asio::io_context& io, asio::signal_set& signals,
   }
 }
 
-class TapHost final : public stack::SessionHost {
+// Everything a session needs from the host besides the frame transport: its UDP sockets, one
+// per flow, and its single timer. Transports derive from it and implement write_frame().
+class SessionDriver : public stack::SessionHost {
  public:
-  TapHost(int fd, RunReport& report) : fd_(fd), report_(report) {}
+  SessionDriver(asio::io_context& io, RunReport& report) : io_(io), report_(report), timer_(io) {}
+  ~SessionDriver() override { timer_.cancel(); }
+
+  stack::Session& session() { return *session_; }
+
   void send_to_guest(ByteSpan frame) override {
-    const ssize_t written = ::write(fd_, frame.data(), frame.size());
-    if (written == static_cast<ssize_t>(frame.size())) {
+    if (write_frame(frame)) {
       ++report_.frames_out;
     } else {
       ++report_.frames_out_dropped;
     }
   }
 
+  bool udp_open(stack::FlowId id, Ipv4Address destination, std::uint16_t port) override {
+    auto socket = std::make_unique<asio::ip::udp::socket>(io_);
+    boost::system::error_code ec;
+    socket->open(asio::ip::udp::v4(), ec);
+    if (!ec) socket->non_blocking(true, ec);
+    if (!ec) {
+      // connect(2) on a UDP socket: the kernel delivers only this peer's datagrams, and ICMP
+      // errors about it come back as ECONNREFUSED on the next receive.
+      const asio::ip::address_v4 address(destination.to_u32());
+      socket->connect(asio::ip::udp::endpoint(address, port), ec);
+    }
+    if (ec) return false;
+    auto* raw = socket.get();
+    sockets_[id] = std::move(socket);
+    wait_readable(id, *raw);
+    return true;
+  }
+
+  bool udp_send(stack::FlowId id, ByteSpan payload) override {
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) return false;
+    boost::system::error_code ec;
+    it->second->send(asio::buffer(payload.data(), payload.size()), 0, ec);
+    return !ec;
+  }
+
+  void udp_close(stack::FlowId id) override {
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) return;
+    // Closing cancels the pending wait; its handler sees operation_aborted and touches nothing.
+    boost::system::error_code ignored;
+    it->second->close(ignored);
+    closing_.push_back(std::move(it->second));
+    sockets_.erase(it);
+    asio::post(io_, [this] { closing_.clear(); });
+  }
+
+  // Call after the session handled an event: keeps the one timer at the earliest deadline.
+  void rearm_timer() {
+    const auto deadline = session_->next_deadline();
+    if (!deadline || (armed_ && *deadline >= armed_at_)) return;
+    armed_ = true;
+    armed_at_ = *deadline;
+    timer_.expires_at(std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            deadline->time_since_epoch())));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      armed_ = false;
+      session_->poll(monotonic_now());
+      rearm_timer();
+    });
+  }
+
+ protected:
+  virtual bool write_frame(ByteSpan frame) = 0;
+  // Called by the transport at the end of its constructor: the session announces the gateway
+  // on creation, through write_frame(), so the transport must be complete by then.
+  void start_session(const stack::StackConfig& config) {
+    session_.emplace(config, *this, monotonic_now());
+  }
+
+ private:
+  void wait_readable(stack::FlowId id, asio::ip::udp::socket& socket) {
+    socket.async_wait(asio::socket_base::wait_read, [this, id, &socket](
+                                                        const boost::system::error_code& ec) {
+      if (ec) return;  // closed
+      // Drain what is queued (bounded per wake-up) into one shared buffer.
+      for (int i = 0; i < 64; ++i) {
+        boost::system::error_code receive_error;
+        const std::size_t n =
+            socket.receive(asio::buffer(datagram_), 0, receive_error);
+        if (receive_error == asio::error::would_block) break;
+        if (receive_error == asio::error::connection_refused) {
+          session_->handle_udp_unreachable(id, monotonic_now());
+          rearm_timer();
+          return;  // the session closed the flow
+        }
+        if (receive_error) break;
+        session_->handle_udp_from_host(id, ByteSpan(datagram_).first(n), monotonic_now());
+      }
+      rearm_timer();
+      if (sockets_.count(id) != 0) wait_readable(id, socket);
+    });
+  }
+
+  asio::io_context& io_;
+  RunReport& report_;
+  asio::steady_timer timer_;
+  bool armed_ = false;
+  Instant armed_at_{};
+  std::unordered_map<stack::FlowId, std::unique_ptr<asio::ip::udp::socket>> sockets_;
+  std::vector<std::unique_ptr<asio::ip::udp::socket>> closing_;
+  std::array<std::uint8_t, 65536> datagram_{};
+  std::optional<stack::Session> session_;
+};
+
+class TapDriver final : public SessionDriver {
+ public:
+  TapDriver(asio::io_context& io, int fd, const stack::StackConfig& config, RunReport& report)
+      : SessionDriver(io, report), fd_(fd) {
+    start_session(config);
+  }
+
+ protected:
+  bool write_frame(ByteSpan frame) override {
+    return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+  }
+
  private:
   int fd_;
-  RunReport& report_;
 };
 
 }  // namespace
@@ -91,8 +214,8 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
   RunReport report;
   asio::io_context io;
   asio::posix::stream_descriptor descriptor(io, tap.release());
-  TapHost host(descriptor.native_handle(), report);
-  stack::Session session(config, host, monotonic_now());
+  TapDriver driver(io, descriptor.native_handle(), config, report);
+  stack::Session& session = driver.session();
   Bytes buffer(options.max_frame + 1);
 
   std::function<void()> wait_readable = [&] {
@@ -109,6 +232,7 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
                                   ByteSpan(buffer).first(static_cast<std::size_t>(n)),
                                   monotonic_now());
                             }
+                            driver.rearm_timer();
                             wait_readable();
                           });
   };
@@ -126,29 +250,30 @@ namespace {
 
 // One QEMU stream peer: decoder in, length-prefixed frames out.
 template <class Socket>
-class StreamPeer final : public stack::SessionHost {
+class StreamPeer final : public SessionDriver {
  public:
-  StreamPeer(Socket socket, const stack::StackConfig& config, const RunOptions& options,
-             RunReport& report, std::function<void()> on_closed)
-      : socket_(std::move(socket)),
+  StreamPeer(asio::io_context& io, Socket socket, const stack::StackConfig& config,
+             const RunOptions& options, RunReport& report)
+      : SessionDriver(io, report),
+        socket_(std::move(socket)),
         options_(options),
         report_(report),
         decoder_(options.max_frame),
-        session_(config, *this, monotonic_now()),
-        on_closed_(std::move(on_closed)),
-        input_(64 * 1024) {}
+        input_(64 * 1024) {
+    start_session(config);
+  }
 
   void start() { read(); }
-  std::string stats() const { return stats_json(session_); }
+  std::string stats() { return stats_json(session()); }
 
-  void send_to_guest(ByteSpan frame) override {
+ protected:
+  bool write_frame(ByteSpan frame) override {
     if (pending_.size() + writing_.size() + frame.size() + 4 > options_.max_stream_backlog ||
         !qemu_stream::encode_into(pending_, frame, options_.max_frame).ok()) {
-      ++report_.frames_out_dropped;
-      return;
+      return false;
     }
-    ++report_.frames_out;
     flush();
+    return true;
   }
 
  private:
@@ -158,9 +283,10 @@ class StreamPeer final : public stack::SessionHost {
       if (ec) return close();
       auto status = decoder_.push(ByteSpan(input_).first(n), [this](ByteSpan frame) {
         ++report_.frames_in;
-        session_.handle_guest_frame(frame, monotonic_now());
+        session().handle_guest_frame(frame, monotonic_now());
       });
       if (!status) return close();  // a broken length prefix cannot be resynchronised
+      rearm_timer();
       read();
     });
   }
@@ -181,15 +307,12 @@ class StreamPeer final : public stack::SessionHost {
     closed_ = true;
     boost::system::error_code ignored;
     socket_.close(ignored);
-    on_closed_();
   }
 
   Socket socket_;
   const RunOptions& options_;
   RunReport& report_;
   qemu_stream::FrameDecoder decoder_;
-  stack::Session session_;
-  std::function<void()> on_closed_;
   Bytes input_;
   Bytes pending_;
   Bytes writing_;
@@ -205,8 +328,7 @@ void serve(asio::io_context& io, Acceptor& acceptor, const stack::StackConfig& c
     if (peer) last_stats = peer->stats();
     ++report.connections;
     // One guest at a time: a new connection replaces the old one (a restarted VM).
-    peer = std::make_unique<StreamPeer<Socket>>(std::move(socket), config, options, report,
-                                                [] {});
+    peer = std::make_unique<StreamPeer<Socket>>(io, std::move(socket), config, options, report);
     peer->start();
     serve(io, acceptor, config, options, report, peer, last_stats);
   });

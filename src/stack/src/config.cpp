@@ -1,7 +1,10 @@
 // StackConfig helpers and validation.
 #include "aero/stack/config.h"
 
+#include <charconv>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace aero::stack {
 
@@ -55,7 +58,50 @@ Result<void> StackConfig::validate() const {
   for (const auto& route : classless_routes) {
     if (route.prefix_length > 32) return bad("classless route prefix over 32");
   }
+  if (max_udp_flows > 65535) return bad("max_udp_flows must be 0..65535");
+  if (udp_idle_timeout.count() <= 0) return bad("udp_idle_timeout must be positive");
   return {};
+}
+
+namespace {
+
+std::optional<std::pair<Ipv4Address, std::uint16_t>> parse_endpoint(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto address = Ipv4Address::parse(text.substr(0, colon));
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (!address || ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return std::pair{*address, static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+Result<std::vector<StackConfig::Forward>> parse_forward_list(std::string_view variable,
+                                                             std::string_view text) {
+  std::vector<StackConfig::Forward> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::string_view entry = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.empty()) continue;
+    const auto equals = entry.find('=');
+    const auto from = parse_endpoint(entry.substr(0, equals));
+    const auto to = equals == std::string_view::npos ? std::nullopt
+                                                     : parse_endpoint(entry.substr(equals + 1));
+    if (!from || !to) {
+      return bad(std::string(variable) + ": invalid forward '" + std::string(entry) +
+                 "' (expected ip:port=ip:port)");
+    }
+    out.push_back({from->first, from->second, to->first, to->second});
+  }
+  return out;
 }
 
 }  // namespace aero::stack

@@ -19,7 +19,9 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Drop::count_)> k
     "malformed_ethernet", "not_for_us",        "unsupported_ethertype", "malformed_arp",
     "malformed_ipv4",     "bad_ipv4_checksum", "ipv4_fragment",         "malformed_udp",
     "bad_udp_checksum",   "malformed_icmp",    "bad_icmp_checksum",     "malformed_dhcp",
-    "unhandled_icmp",     "unhandled_protocol", "no_forwarding",
+    "unhandled_icmp",     "unhandled_protocol", "no_forwarding",         "not_forwardable",
+    "policy_denied",      "udp_flow_limit",    "udp_open_failed",       "udp_send_failed",
+    "udp_reply_unknown_flow",
 };
 
 }  // namespace
@@ -30,7 +32,13 @@ std::string_view drop_name(Drop reason) {
 }
 
 Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
-    : config_(config), host_(host), dhcp_(config), tx_(kMaxFrame) {
+    : config_(config),
+      host_(host),
+      dhcp_(config_),
+      policy_(config_.policy),
+      udp_nat_(config_.max_udp_flows, config_.udp_idle_timeout),
+      tx_(kMaxFrame),
+      fragment_(wire::kEthernetHeaderLength + config_.mtu) {
   announce_gateway();
 }
 
@@ -96,7 +104,18 @@ void Session::handle_ipv4(const wire::EthernetFrame& frame, Instant now) {
   const Ipv4Address destination = packet->destination();
   const bool local = config_.owns(destination) || destination == kLimitedBroadcast ||
                      destination == config_.broadcast_address();
-  if (!local) return drop(Drop::no_forwarding);
+  if (!local) {
+    if (destination.bytes[0] >= 224 || config_.in_subnet(destination)) {
+      return drop(Drop::not_forwardable);  // multicast, class E, or another host on the link
+    }
+    if (packet->protocol() == wire::kIpProtocolUdp) {
+      auto udp = wire::UdpPacket::parse(packet->payload());
+      if (!udp) return drop(Drop::malformed_udp);
+      if (!udp->checksum_ok(packet->source(), destination)) return drop(Drop::bad_udp_checksum);
+      return forward_udp(*packet, *udp, now);
+    }
+    return drop(Drop::no_forwarding);
+  }
   switch (packet->protocol()) {
     case wire::kIpProtocolIcmp: return handle_icmp(*packet);
     case wire::kIpProtocolUdp: return handle_udp(*packet, now);
@@ -129,7 +148,137 @@ void Session::handle_udp(const wire::Ipv4Packet& packet, Instant now) {
   }
   // Broadcasts are never answered with ICMP errors (RFC 1122 §3.2.2).
   if (!config_.owns(packet.destination())) return;
-  send_port_unreachable(packet);
+  send_icmp_unreachable(packet, 3);  // port unreachable
+  ++stats_.port_unreachables;
+}
+
+void Session::forward_udp(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp,
+                          Instant now) {
+  const UdpFlowKey key{packet.source(), udp.source_port(), packet.destination(),
+                       udp.destination_port()};
+  UdpFlow* flow = udp_nat_.find(key);
+  if (flow == nullptr) {
+    Ipv4Address target = key.remote_ip;
+    std::uint16_t target_port = key.remote_port;
+    const auto forward = std::find_if(
+        config_.udp_forwards.begin(), config_.udp_forwards.end(), [&](const auto& f) {
+          return f.guest_ip == key.remote_ip && f.guest_port == key.remote_port;
+        });
+    const bool forwarded = forward != config_.udp_forwards.end();
+    // Forwards bypass the address policy but not the port policy.
+    const Decision decision = forwarded ? policy_.check_udp_port(key.remote_port)
+                                        : policy_.check_udp(key.remote_ip, key.remote_port);
+    if (!decision) {
+      drop(Drop::policy_denied);
+      send_icmp_unreachable(packet, 13);  // communication administratively prohibited
+      ++stats_.admin_prohibited;
+      return;
+    }
+    if (forwarded) {
+      target = forward->target_ip;
+      target_port = forward->target_port;
+    }
+    flow = udp_nat_.insert(key, now);
+    if (flow == nullptr) return drop(Drop::udp_flow_limit);
+    if (!host_.udp_open(flow->id, target, target_port)) {
+      udp_nat_.remove(flow->id);
+      return drop(Drop::udp_open_failed);
+    }
+    ++stats_.udp_flows_opened;
+  }
+  flow->last_active = now;
+  if (!host_.udp_send(flow->id, udp.payload())) return drop(Drop::udp_send_failed);
+  ++stats_.udp_to_host;
+}
+
+void Session::handle_udp_from_host(FlowId id, ByteSpan payload, Instant now) {
+  UdpFlow* flow = udp_nat_.find(id);
+  if (flow == nullptr) return drop(Drop::udp_reply_unknown_flow);
+  flow->last_active = now;
+  const std::size_t max_payload =
+      wire::kIpv4MaxTotalLength - wire::kIpv4MinHeaderLength - wire::kUdpHeaderLength;
+  if (payload.size() > max_payload || !guest_mac_) return drop(Drop::udp_send_failed);
+  const auto area = payload_area();
+  std::memcpy(area.data() + wire::kUdpHeaderLength, payload.data(), payload.size());
+  ++stats_.udp_from_host;
+  send_udp_to_guest(flow->key, payload.size());
+}
+
+void Session::handle_udp_unreachable(FlowId id, Instant /*now*/) {
+  UdpFlow* flow = udp_nat_.find(id);
+  if (flow == nullptr) return;
+  const UdpFlowKey key = flow->key;
+  udp_nat_.remove(id);
+  host_.udp_close(id);
+  if (!guest_mac_) return;
+  // Rebuild the header of the guest's datagram for the quote: the guest's stack matches the
+  // error to its socket by the quoted addresses and ports (RFC 1122 §4.1.3.3).
+  std::array<std::uint8_t, wire::kIpv4MinHeaderLength + wire::kUdpHeaderLength> quote{};
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtocolUdp;
+  ip.source = key.guest_ip;
+  ip.destination = key.remote_ip;
+  ip.payload_length = wire::kUdpHeaderLength;
+  const wire::UdpHeader udp{key.guest_port, key.remote_port};
+  if (!ip.emit(quote) ||
+      !udp.emit(std::span<std::uint8_t>(quote).subspan(wire::kIpv4MinHeaderLength), {},
+                key.guest_ip, key.remote_ip)) {
+    return;
+  }
+  auto original = wire::Ipv4Packet::parse(quote);
+  if (!original) return;
+  send_icmp_unreachable(*original, 3);
+  ++stats_.port_unreachables;
+}
+
+void Session::poll(Instant now) {
+  udp_nat_.expire(now, [this](FlowId id) {
+    host_.udp_close(id);
+    ++stats_.udp_flows_expired;
+  });
+}
+
+std::optional<Instant> Session::next_deadline() const { return udp_nat_.next_deadline(); }
+
+void Session::send_udp_to_guest(const UdpFlowKey& key, std::size_t payload_length) {
+  const auto area = payload_area();
+  const wire::UdpHeader udp{key.remote_port, key.guest_port};
+  if (!udp.emit(area, area.subspan(wire::kUdpHeaderLength, payload_length), key.remote_ip,
+                key.guest_ip)) {
+    return;
+  }
+  const std::size_t datagram = wire::kUdpHeaderLength + payload_length;
+  if (wire::kIpv4MinHeaderLength + datagram <= config_.mtu) {
+    send_ipv4(*guest_mac_, key.remote_ip, key.guest_ip, wire::kIpProtocolUdp, datagram);
+    return;
+  }
+  // RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes.
+  const std::size_t chunk = (config_.mtu - wire::kIpv4MinHeaderLength) / 8 * 8;
+  const std::uint16_t id = next_ip_id_++;
+  const wire::EthernetHeader ethernet{*guest_mac_, config_.gateway_mac, wire::kEtherTypeIpv4, {}};
+  for (std::size_t offset = 0; offset < datagram; offset += chunk) {
+    const std::size_t length = std::min(chunk, datagram - offset);
+    wire::Ipv4Header ip;
+    ip.identification = id;
+    ip.more_fragments = offset + length < datagram;
+    ip.fragment_offset = static_cast<std::uint16_t>(offset);
+    ip.protocol = wire::kIpProtocolUdp;
+    ip.source = key.remote_ip;
+    ip.destination = key.guest_ip;
+    ip.payload_length = length;
+    std::span<std::uint8_t> out(fragment_);
+    if (!ethernet.emit(out) || !ip.emit(out.subspan(wire::kEthernetHeaderLength))) return;
+    std::memcpy(out.data() + kEthernetAndIpv4, area.data() + offset, length);
+    std::size_t frame_length = kEthernetAndIpv4 + length;
+    if (frame_length < wire::kEthernetMinFrameLength) {
+      std::fill(out.begin() + static_cast<std::ptrdiff_t>(frame_length),
+                out.begin() + static_cast<std::ptrdiff_t>(wire::kEthernetMinFrameLength), 0);
+      frame_length = wire::kEthernetMinFrameLength;
+    }
+    host_.send_to_guest(ByteSpan(fragment_).first(frame_length));
+    ++stats_.frames_to_guest;
+    ++stats_.fragments_to_guest;
+  }
 }
 
 void Session::handle_dhcp(ByteSpan payload, Instant now) {
@@ -146,17 +295,20 @@ void Session::handle_dhcp(ByteSpan payload, Instant now) {
             wire::kIpProtocolUdp, udp.length(reply->length));
 }
 
-void Session::send_port_unreachable(const wire::Ipv4Packet& offending) {
+void Session::send_icmp_unreachable(const wire::Ipv4Packet& offending, std::uint8_t code) {
   if (!guest_mac_) return;
   const ByteSpan quote = wire::icmpv4_error_quote(offending);
-  const auto header = wire::Icmpv4Header::destination_unreachable(3);  // port unreachable
+  const auto header = wire::Icmpv4Header::destination_unreachable(code);
   // The quote lives in the guest's frame, which is not tx_, so copying it in place is safe.
   const auto area = payload_area();
   std::memcpy(area.data() + wire::kIcmpv4HeaderLength, quote.data(), quote.size());
   if (!header.emit(area, area.subspan(wire::kIcmpv4HeaderLength, quote.size()))) return;
-  send_ipv4(*guest_mac_, offending.destination(), offending.source(), wire::kIpProtocolIcmp,
+  // The error comes from the gateway for destinations beyond it (RFC 1812 §4.3.2.4), from the
+  // addressed host for the gateway's own ports.
+  const Ipv4Address source =
+      config_.owns(offending.destination()) ? offending.destination() : config_.gateway_ip;
+  send_ipv4(*guest_mac_, source, offending.source(), wire::kIpProtocolIcmp,
             header.length(quote.size()));
-  ++stats_.port_unreachables;
 }
 
 void Session::send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,

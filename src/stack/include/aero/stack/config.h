@@ -39,6 +39,22 @@ struct StackConfig {
   std::string domain_name;                    // option 15 when not empty
   std::vector<wire::DhcpClasslessRoute> classless_routes;  // option 121 when not empty
 
+  // UDP NAT (one host socket per flow).
+  std::size_t max_udp_flows = 256;                 // AERO_L2_MAX_UDP_FLOWS_PER_TUNNEL
+  std::chrono::milliseconds udp_idle_timeout{60000};  // AERO_L2_UDP_FLOW_IDLE_TIMEOUT_MS
+
+  // Test and development forwards (AERO_L2_UDP_FORWARD): datagrams the guest sends to
+  // guest_ip:guest_port go to target_ip:target_port instead, bypassing the address policy (not
+  // the port policy).
+  struct Forward {
+    Ipv4Address guest_ip;
+    std::uint16_t guest_port = 0;
+    Ipv4Address target_ip;
+    std::uint16_t target_port = 0;
+    friend bool operator==(const Forward&, const Forward&) = default;
+  };
+  std::vector<Forward> udp_forwards;
+
   EgressPolicyConfig policy;
 
   Ipv4Address netmask() const;
@@ -52,5 +68,10 @@ struct StackConfig {
   // message names the field.
   Result<void> validate() const;
 };
+
+// Parses Aero's forward list "ip:port=host:port,..." (hosts must be IPv4 literals here); the
+// error names `variable`.
+Result<std::vector<StackConfig::Forward>> parse_forward_list(std::string_view variable,
+                                                             std::string_view text);
 
 }  // namespace aero::stack

@@ -16,8 +16,13 @@
 //   ICMP      echo requests to the gateway are answered here.
 //   UDP       to a port nobody serves on the gateway: ICMP port unreachable (RFC 1122 §4.1.3.1).
 //
-// Datagrams for other destinations (the NAT path) and IPv4 fragments are counted as dropped
-// with their reason until forwarding and reassembly are in place.
+//   UDP NAT   datagrams to other destinations: the egress policy decides per new flow (a denial
+//             answers ICMP administratively prohibited, RFC 1812 §5.2.7.1); each flow gets one
+//             host socket connected to the destination, so only that peer's replies come back;
+//             flows are capped and expire when idle. Replies larger than the MTU are fragmented.
+//
+// TCP and ICMP beyond the gateway, and IPv4 fragments from the guest, are counted as dropped with
+// their reason until the TCP endpoint and reassembly are in place.
 #pragma once
 
 #include <array>
@@ -30,6 +35,8 @@
 #include "aero/base/clock.h"
 #include "aero/stack/config.h"
 #include "aero/stack/dhcp_server.h"
+#include "aero/stack/egress_policy.h"
+#include "aero/stack/udp_nat.h"
 #include "aero/wire/arp.h"
 #include "aero/wire/ethernet.h"
 #include "aero/wire/icmpv4.h"
@@ -39,12 +46,21 @@
 
 namespace aero::stack {
 
-// The session's view of the world outside it.
+// The session's view of the world outside it. The socket operations have defaults for hosts
+// without sockets (a session on such a host forwards nothing and counts it).
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
   // A frame for the guest; `frame` is valid only during the call.
   virtual void send_to_guest(ByteSpan frame) = 0;
+
+  // Opens a UDP socket connected to destination:port for flow `id` (so only that peer's
+  // replies arrive). False when it cannot; the session then forgets the flow.
+  virtual bool udp_open(FlowId /*id*/, Ipv4Address /*destination*/, std::uint16_t /*port*/) {
+    return false;
+  }
+  virtual bool udp_send(FlowId /*id*/, ByteSpan /*payload*/) { return false; }
+  virtual void udp_close(FlowId /*id*/) {}
 };
 
 // Why a guest frame was not handled; each reason has its own counter and metrics label.
@@ -64,6 +80,12 @@ enum class Drop : std::uint8_t {
   unhandled_icmp,
   unhandled_protocol,
   no_forwarding,
+  not_forwardable,     // broadcast or multicast destinations beyond the link
+  policy_denied,       // the egress policy refused the destination
+  udp_flow_limit,      // the session's UDP flow table is full
+  udp_open_failed,
+  udp_send_failed,
+  udp_reply_unknown_flow,
   count_,
 };
 std::string_view drop_name(Drop reason);
@@ -74,6 +96,12 @@ struct SessionStats {
   std::uint64_t arp_replies = 0;
   std::uint64_t echo_replies = 0;
   std::uint64_t port_unreachables = 0;
+  std::uint64_t admin_prohibited = 0;   // ICMP errors for policy denials
+  std::uint64_t udp_flows_opened = 0;
+  std::uint64_t udp_flows_expired = 0;
+  std::uint64_t udp_to_host = 0;
+  std::uint64_t udp_from_host = 0;
+  std::uint64_t fragments_to_guest = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::count_)> drops{};
 
   std::uint64_t dropped(Drop reason) const { return drops[static_cast<std::size_t>(reason)]; }
@@ -89,6 +117,16 @@ class Session {
 
   void handle_guest_frame(ByteSpan frame, Instant now);
 
+  // A datagram the host received on flow `id`'s socket.
+  void handle_udp_from_host(FlowId id, ByteSpan payload, Instant now);
+  // The host learned the flow's peer is unreachable (ICMP port unreachable on its socket):
+  // tells the guest (RFC 1122 §4.1.3.3) and closes the flow.
+  void handle_udp_unreachable(FlowId id, Instant now);
+
+  // Runs the timers due at `now` (UDP flow expiry); the next one is next_deadline().
+  void poll(Instant now);
+  std::optional<Instant> next_deadline() const;
+
   const SessionStats& stats() const { return stats_; }
   const DhcpStats& dhcp_stats() const { return dhcp_.stats(); }
   std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
@@ -99,9 +137,13 @@ class Session {
   void handle_icmp(const wire::Ipv4Packet& packet);
   void handle_udp(const wire::Ipv4Packet& packet, Instant now);
   void handle_dhcp(ByteSpan payload, Instant now);
+  void forward_udp(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
+  void send_icmp_unreachable(const wire::Ipv4Packet& offending, std::uint8_t code);
+  // Sends the UDP datagram payload (already at payload_area() + 8) to the guest, fragmenting
+  // it to the link MTU when needed (RFC 791 §3.2).
+  void send_udp_to_guest(const UdpFlowKey& key, std::size_t payload_length);
 
   void announce_gateway();
-  void send_port_unreachable(const wire::Ipv4Packet& offending);
   // Builds Ethernet + IPv4 headers in front of `payload_length` bytes already written at
   // payload_area() and hands the frame to the host.
   void send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,
@@ -114,10 +156,13 @@ class Session {
   const StackConfig config_;  // before dhcp_, which keeps a reference to it
   SessionHost& host_;
   DhcpServer dhcp_;
+  EgressPolicy policy_;
+  UdpNat udp_nat_;
   std::optional<wire::MacAddress> guest_mac_;
   std::uint16_t next_ip_id_ = 1;
   SessionStats stats_;
-  Bytes tx_;  // one outgoing frame at a time; allocated once
+  Bytes tx_;        // one outgoing frame at a time; allocated once
+  Bytes fragment_;  // one outgoing fragment, when a datagram exceeds the MTU
 };
 
 }  // namespace aero::stack
