@@ -11,6 +11,7 @@ packages=(
   libcli11-dev                                             # command-line parsing
   python3
   iproute2 udhcpc isc-dhcp-client dhcpcd-base busybox-static  # real DHCP clients for the tests
+  qemu-system-x86 linux-image-amd64 cpio kmod                # QEMU guest test (TCG)
 )
 
 missing=()

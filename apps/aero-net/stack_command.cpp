@@ -80,7 +80,9 @@ int run_stack(const StackOptions& options) {
   std::cout << "{\"frames_in\":" << report->frames_in << ",\"frames_out\":" << report->frames_out
             << ",\"frames_out_dropped\":" << report->frames_out_dropped
             << ",\"connections\":" << report->connections
-            << ",\"session\":" << report->session_stats_json << "}" << std::endl;
+            << ",\"session\":"
+            << (report->session_stats_json.empty() ? "null" : report->session_stats_json) << "}"
+            << std::endl;
   return 0;
 }
 
