@@ -59,6 +59,9 @@ Result<void> StackConfig::validate() const {
     if (route.prefix_length > 32) return bad("classless route prefix over 32");
   }
   if (max_udp_flows > 65535) return bad("max_udp_flows must be 0..65535");
+  if (max_pending_dns > 65535) return bad("max_pending_dns must be 0..65535");
+  if (max_dns_cache_entries > 1000000) return bad("max_dns_cache_entries must be 0..1000000");
+  if (dns_timeout.count() <= 0) return bad("dns_timeout must be positive");
   if (udp_idle_timeout.count() <= 0) return bad("udp_idle_timeout must be positive");
   return {};
 }
@@ -80,6 +83,32 @@ std::optional<std::pair<Ipv4Address, std::uint16_t>> parse_endpoint(std::string_
 }
 
 }  // namespace
+
+Result<std::vector<StackConfig::StaticName>> parse_static_names(std::string_view variable,
+                                                                std::string_view text) {
+  std::vector<StackConfig::StaticName> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::string_view entry = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.empty()) continue;
+    const auto equals = entry.find('=');
+    std::string name(entry.substr(0, equals));
+    while (!name.empty() && name.back() == '.') name.pop_back();
+    for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    const auto address = equals == std::string_view::npos
+                             ? std::nullopt
+                             : Ipv4Address::parse(entry.substr(equals + 1));
+    if (name.empty() || name.size() > 253 || !address) {
+      return bad(std::string(variable) + ": invalid entry '" + std::string(entry) +
+                 "' (expected name=ipv4)");
+    }
+    out.push_back({name, *address});
+  }
+  return out;
+}
 
 Result<std::vector<StackConfig::Forward>> parse_forward_list(std::string_view variable,
                                                              std::string_view text) {

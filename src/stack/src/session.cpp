@@ -37,6 +37,7 @@ Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
       dhcp_(config_),
       policy_(config_.policy),
       udp_nat_(config_.max_udp_flows, config_.udp_idle_timeout),
+      dns_(config_, policy_),
       tx_(kMaxFrame),
       fragment_(wire::kEthernetHeaderLength + config_.mtu) {
   announce_gateway();
@@ -146,6 +147,9 @@ void Session::handle_udp(const wire::Ipv4Packet& packet, Instant now) {
       udp->source_port() == wire::kDhcpClientPort) {
     return handle_dhcp(udp->payload(), now);
   }
+  if (udp->destination_port() == wire::kDnsPort && packet.destination() == config_.dns_ip) {
+    return handle_dns_query(packet, *udp, now);
+  }
   // Broadcasts are never answered with ICMP errors (RFC 1122 §3.2.2).
   if (!config_.owns(packet.destination())) return;
   send_icmp_unreachable(packet, 3);  // port unreachable
@@ -236,9 +240,53 @@ void Session::poll(Instant now) {
     host_.udp_close(id);
     ++stats_.udp_flows_expired;
   });
+  const auto area = payload_area().subspan(wire::kUdpHeaderLength);
+  dns_.expire(now, area, [this](const DnsForwarder::Answer& answer) {
+    send_dns_to_guest(answer.client, answer.length);
+  });
 }
 
-std::optional<Instant> Session::next_deadline() const { return udp_nat_.next_deadline(); }
+std::optional<Instant> Session::next_deadline() const {
+  const auto udp = udp_nat_.next_deadline();
+  const auto dns = dns_.next_deadline();
+  if (udp && dns) return std::min(*udp, *dns);
+  return udp ? udp : dns;
+}
+
+void Session::handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp,
+                               Instant now) {
+  const DnsClient client{packet.source(), udp.source_port()};
+  const auto area = payload_area().subspan(wire::kUdpHeaderLength);
+  const auto outcome = dns_.on_query(udp.payload(), client, now, area);
+  switch (outcome.kind) {
+    case DnsForwarder::Outcome::Kind::reply:
+      return send_dns_to_guest(client, outcome.reply_length);
+    case DnsForwarder::Outcome::Kind::forward:
+      if (!host_.dns_query(outcome.forward_id, udp.payload())) {
+        handle_dns_failure(outcome.forward_id, now);
+      }
+      return;
+    case DnsForwarder::Outcome::Kind::drop:
+      return;
+  }
+}
+
+void Session::handle_dns_response(QueryId id, ByteSpan response, Instant now) {
+  const auto area = payload_area().subspan(wire::kUdpHeaderLength);
+  if (auto answer = dns_.on_response(id, response, now, area)) {
+    send_dns_to_guest(answer->client, answer->length);
+  }
+}
+
+void Session::handle_dns_failure(QueryId id, Instant /*now*/) {
+  const auto area = payload_area().subspan(wire::kUdpHeaderLength);
+  if (auto answer = dns_.on_failure(id, area)) send_dns_to_guest(answer->client, answer->length);
+}
+
+void Session::send_dns_to_guest(const DnsClient& client, std::size_t length) {
+  if (length == 0 || !guest_mac_) return;
+  send_udp_to_guest(UdpFlowKey{client.ip, client.port, config_.dns_ip, wire::kDnsPort}, length);
+}
 
 void Session::send_udp_to_guest(const UdpFlowKey& key, std::size_t payload_length) {
   const auto area = payload_area();

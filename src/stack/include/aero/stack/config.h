@@ -55,6 +55,18 @@ struct StackConfig {
   };
   std::vector<Forward> udp_forwards;
 
+  // The DNS forwarder at dns_ip.
+  std::size_t max_pending_dns = 1024;         // AERO_L2_STACK_MAX_PENDING_DNS
+  std::size_t max_dns_cache_entries = 10000;  // AERO_L2_STACK_MAX_DNS_CACHE_ENTRIES
+  std::chrono::seconds dns_max_ttl{300};      // AERO_L2_DNS_MAX_TTL_SECS
+  std::chrono::seconds dns_default_ttl{60};   // AERO_L2_DNS_DEFAULT_TTL_SECS (static answers)
+  std::chrono::milliseconds dns_timeout{5000};
+  struct StaticName {
+    std::string name;  // lowercase, no trailing dot
+    Ipv4Address address;
+  };
+  std::vector<StaticName> dns_static;  // AERO_L2_DNS_A, for tests and development
+
   EgressPolicyConfig policy;
 
   Ipv4Address netmask() const;
@@ -68,6 +80,10 @@ struct StackConfig {
   // message names the field.
   Result<void> validate() const;
 };
+
+// Parses AERO_L2_DNS_A: "name=ipv4,...".
+Result<std::vector<StackConfig::StaticName>> parse_static_names(std::string_view variable,
+                                                                std::string_view text);
 
 // Parses Aero's forward list "ip:port=host:port,..." (hosts must be IPv4 literals here); the
 // error names `variable`.

@@ -13,6 +13,7 @@
 //   IPv4      checks the header checksum (bad ones dropped and counted) and takes datagrams for
 //             the gateway, DNS and broadcast addresses.
 //   DHCP      UDP 68 -> 67, handled by DhcpServer.
+//   DNS       UDP to dns_ip:53, handled by DnsForwarder (upstream through SessionHost).
 //   ICMP      echo requests to the gateway are answered here.
 //   UDP       to a port nobody serves on the gateway: ICMP port unreachable (RFC 1122 §4.1.3.1).
 //
@@ -35,6 +36,7 @@
 #include "aero/base/clock.h"
 #include "aero/stack/config.h"
 #include "aero/stack/dhcp_server.h"
+#include "aero/stack/dns_forwarder.h"
 #include "aero/stack/egress_policy.h"
 #include "aero/stack/udp_nat.h"
 #include "aero/wire/arp.h"
@@ -61,6 +63,10 @@ class SessionHost {
   }
   virtual bool udp_send(FlowId /*id*/, ByteSpan /*payload*/) { return false; }
   virtual void udp_close(FlowId /*id*/) {}
+
+  // Sends a guest's DNS query upstream; the answer comes back through
+  // Session::handle_dns_response or handle_dns_failure with the same id.
+  virtual bool dns_query(QueryId /*id*/, ByteSpan /*query*/) { return false; }
 };
 
 // Why a guest frame was not handled; each reason has its own counter and metrics label.
@@ -123,12 +129,18 @@ class Session {
   // tells the guest (RFC 1122 §4.1.3.3) and closes the flow.
   void handle_udp_unreachable(FlowId id, Instant now);
 
-  // Runs the timers due at `now` (UDP flow expiry); the next one is next_deadline().
+  // The upstream answer to a query the session passed to SessionHost::dns_query.
+  void handle_dns_response(QueryId id, ByteSpan response, Instant now);
+  void handle_dns_failure(QueryId id, Instant now);
+
+  // Runs the timers due at `now` (UDP flow expiry, DNS timeouts); the next one is
+  // next_deadline().
   void poll(Instant now);
   std::optional<Instant> next_deadline() const;
 
   const SessionStats& stats() const { return stats_; }
   const DhcpStats& dhcp_stats() const { return dhcp_.stats(); }
+  const DnsStats& dns_stats() const { return dns_.stats(); }
   std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
 
  private:
@@ -137,6 +149,9 @@ class Session {
   void handle_icmp(const wire::Ipv4Packet& packet);
   void handle_udp(const wire::Ipv4Packet& packet, Instant now);
   void handle_dhcp(ByteSpan payload, Instant now);
+  void handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
+  // Sends the DNS message at payload_area() + 8 from dns_ip:53 to the client.
+  void send_dns_to_guest(const DnsClient& client, std::size_t length);
   void forward_udp(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
   void send_icmp_unreachable(const wire::Ipv4Packet& offending, std::uint8_t code);
   // Sends the UDP datagram payload (already at payload_area() + 8) to the guest, fragmenting
@@ -158,6 +173,7 @@ class Session {
   DhcpServer dhcp_;
   EgressPolicy policy_;
   UdpNat udp_nat_;
+  DnsForwarder dns_;
   std::optional<wire::MacAddress> guest_mac_;
   std::uint16_t next_ip_id_ = 1;
   SessionStats stats_;
