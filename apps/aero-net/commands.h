@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "aero/stack/config.h"
 #include <string>
 #include <vector>
 
@@ -48,6 +50,10 @@ struct StackOptions {
   bool allow_private = false;
 };
 int run_stack(const StackOptions& options);
+// Fills `config` from the options and the AERO_L2_* environment; prints the error and returns
+// 2 when something is invalid.
+int build_stack_config(const StackOptions& options, stack::StackConfig& config);
+int run_in_namespace(const StackOptions& options, const std::vector<std::string>& command);
 
 int l2_decode(const std::string& hex, std::size_t max_frame, std::size_t max_control);
 int l2_encode(const std::string& type, const std::string& payload_hex);

@@ -69,6 +69,26 @@ int main(int argc, char** argv) {
     exit_code = aero::cli::run_stack(stack_options);
   });
 
+  // A command in its own network namespace.
+  aero::cli::StackOptions run_options;
+  std::vector<std::string> run_command;
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run a command in a new network namespace networked through a stack session "
+             "(needs root)");
+  run_cmd->add_option("--mtu", run_options.mtu)->capture_default_str();
+  run_cmd->add_option("--udp-forward", run_options.udp_forwards,
+                      "Send guest UDP for ip:port to another ip:port instead (repeatable)");
+  run_cmd->add_flag("--allow-private", run_options.allow_private,
+                    "Let the command reach private and special-purpose addresses");
+  // Everything after the options (or after --) is the command, passed through untouched.
+  run_cmd->prefix_command();
+  run_cmd->footer("Usage: aero-net run [OPTIONS] -- COMMAND [ARGS...]");
+  run_cmd->callback([&] {
+    run_command = run_cmd->remaining();
+    if (!run_command.empty() && run_command.front() == "--") run_command.erase(run_command.begin());
+    exit_code = aero::cli::run_in_namespace(run_options, run_command);
+  });
+
   // aero_session tokens.
   auto* session = app.add_subcommand("session", "Mint or verify aero_session cookie tokens");
   session->require_subcommand(1);

@@ -10,8 +10,7 @@
 
 namespace aero::cli {
 
-int run_stack(const StackOptions& options) {
-  stack::StackConfig config;
+int build_stack_config(const StackOptions& options, stack::StackConfig& config) {
   auto parse_ip = [](const std::string& text, const char* flag, Ipv4Address& out) {
     auto parsed = Ipv4Address::parse(text);
     if (!parsed) {
@@ -56,6 +55,12 @@ int run_stack(const StackOptions& options) {
     return 2;
   }
 
+  return 0;
+}
+
+int run_stack(const StackOptions& options) {
+  stack::StackConfig config;
+  if (int status = build_stack_config(options, config); status != 0) return status;
   host::RunOptions run;
   run.max_duration = std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
   Result<host::RunReport> report = make_error("usage", "");

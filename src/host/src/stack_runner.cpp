@@ -9,6 +9,7 @@
 // by RunOptions::max_stream_backlog; beyond it frames are dropped and counted.
 #include "aero/host/stack_runner.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -66,8 +67,36 @@ std::string stats_json(const stack::Session& session) {
 
 // Stops the loop on SIGINT/SIGTERM and when the duration is over.
 void arm_stop_conditions(asio::io_context& io, asio::signal_set& signals,
-                         asio::steady_timer& deadline, const RunOptions& options) {
-  signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
+                         asio::steady_timer& deadline, const RunOptions& options,
+                         RunReport& report, std::shared_ptr<std::function<void()>>& keep_alive) {
+  // Re-arms itself after a SIGCHLD from some other child; shared so the pending handler keeps
+  // it alive after this function returns.
+  auto wait_signal = std::make_shared<std::function<void()>>();
+  *wait_signal = [&io, &signals, &options, &report, weak = std::weak_ptr(wait_signal)] {
+    signals.async_wait([&io, &options, &report, weak](const boost::system::error_code& ec,
+                                                      int signal) {
+      if (ec) return;
+      if (signal != SIGCHLD) return io.stop();
+      int status = 0;
+      if (::waitpid(options.watch_pid, &status, WNOHANG) == options.watch_pid) {
+        report.child_status = status;
+        return io.stop();
+      }
+      if (auto again = weak.lock()) (*again)();
+    });
+  };
+  if (options.watch_pid > 0) {
+    signals.add(SIGCHLD);
+    // The child may have exited before the handler was installed.
+    int status = 0;
+    if (::waitpid(options.watch_pid, &status, WNOHANG) == options.watch_pid) {
+      report.child_status = status;
+      return;
+    }
+  }
+  (*wait_signal)();
+  // Keep the re-arming function alive as long as the signal set.
+  keep_alive = wait_signal;
   if (options.max_duration.count() > 0) {
     deadline.expires_after(options.max_duration);
     deadline.async_wait([&io](const boost::system::error_code& ec) {
@@ -240,8 +269,9 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
-  arm_stop_conditions(io, signals, deadline, options);
-  io.run();
+  std::shared_ptr<std::function<void()>> stop_handler;
+  arm_stop_conditions(io, signals, deadline, options, report, stop_handler);
+  if (report.child_status == -1) io.run();
   report.session_stats_json = stats_json(session);
   return report;
 }
@@ -348,7 +378,8 @@ Result<RunReport> run_on_qemu_stream(const std::string& address, const stack::St
   boost::system::error_code ec;
 
   auto finish = [&](auto& peer) {
-    arm_stop_conditions(io, signals, deadline, options);
+    std::shared_ptr<std::function<void()>> stop_handler;
+    arm_stop_conditions(io, signals, deadline, options, report, stop_handler);
     if (on_listening) on_listening();
     io.run();
     report.session_stats_json = peer ? peer->stats() : last_stats;

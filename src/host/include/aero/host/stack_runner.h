@@ -20,6 +20,9 @@ struct RunOptions {
   std::size_t max_frame = 65535;
   // Bytes queued toward a slow stream peer before frames are dropped (and counted).
   std::size_t max_stream_backlog = 4 * 1024 * 1024;
+  // Stop when this child process exits (aero-net run); -1 for none. Its exit status goes into
+  // RunReport::child_status.
+  int watch_pid = -1;
 };
 
 struct RunReport {
@@ -28,6 +31,7 @@ struct RunReport {
   std::uint64_t frames_out_dropped = 0;  // the transport could not take them
   std::uint64_t connections = 0;         // stream peers served
   std::string session_stats_json;        // the last session's counters
+  int child_status = -1;                 // wait(2) status of RunOptions::watch_pid
 };
 
 // Serves the guest behind an open TAP descriptor.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `aero-net run -- COMMAND`: the command gets a configured network namespace (address, default
+# route, resolver at the gateway), reaches the gateway and, through a UDP forward, an echo server
+# on the host's loopback; its exit status comes back; nothing is left behind.
+#
+# Needs root; exits 77 (skipped) otherwise, saying why.
+set -euo pipefail
+
+aero_net=$1
+here=$(cd "$(dirname "$0")" && pwd)
+skip() { echo "SKIP: $*"; exit 77; }
+[[ $(id -u) == 0 ]] || skip "needs root to create network namespaces and TAP devices"
+[[ -c /dev/net/tun ]] || skip "needs /dev/net/tun"
+command -v busybox >/dev/null || skip "needs busybox"
+
+echo_port=$((20000 + ($$ + 7) % 20000))
+python3 "$here/udp_echo.py" serve 127.0.0.1 "$echo_port" 60 &
+echo_pid=$!
+trap 'kill "$echo_pid" 2>/dev/null || true' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+before=$(ip netns list | wc -l)
+
+set +e
+output=$(timeout 60 "$aero_net" run --udp-forward "203.0.113.7:7=127.0.0.1:$echo_port" -- sh -c '
+  ip -4 addr show tap0
+  ip route show default
+  cat /etc/resolv.conf
+  busybox ping -c 3 -i 0.2 -W 2 10.0.2.2 || exit 10
+  python3 '"$here"'/udp_echo.py send 203.0.113.7 7 200 || exit 11
+  exit 42' 2>&1)
+status=$?
+set -e
+echo "$output"
+[[ $status == 42 ]] || fail "exit status $status, want the command's 42"
+[[ $output == *"inet 10.0.2.15/24"* ]] || fail "no address"
+[[ $output == *"default via 10.0.2.2"* ]] || fail "no default route"
+[[ $output == *"nameserver 10.0.2.2"* ]] || fail "resolver not at the gateway"
+[[ $output == *"received 200/200"* ]] || fail "UDP echo through the forward"
+[[ $(ip netns list | wc -l) == "$before" ]] || fail "a network namespace was left behind"
+compgen -G "/etc/netns/aero-run-*" >/dev/null && fail "a resolver file was left behind"
+echo "aero-net run test: all checks passed"
