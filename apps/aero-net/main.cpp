@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.h"
@@ -80,14 +81,8 @@ int main(int argc, char** argv) {
                       "Send guest UDP for ip:port to another ip:port instead (repeatable)");
   run_cmd->add_flag("--allow-private", run_options.allow_private,
                     "Let the command reach private and special-purpose addresses");
-  // Everything after the options (or after --) is the command, passed through untouched.
-  run_cmd->prefix_command();
   run_cmd->footer("Usage: aero-net run [OPTIONS] -- COMMAND [ARGS...]");
-  run_cmd->callback([&] {
-    run_command = run_cmd->remaining();
-    if (!run_command.empty() && run_command.front() == "--") run_command.erase(run_command.begin());
-    exit_code = aero::cli::run_in_namespace(run_options, run_command);
-  });
+  run_cmd->callback([&] { exit_code = aero::cli::run_in_namespace(run_options, run_command); });
 
   // aero_session tokens.
   auto* session = app.add_subcommand("session", "Mint or verify aero_session cookie tokens");
@@ -170,6 +165,18 @@ int main(int argc, char** argv) {
   encode->add_option("payload", hex, "The payload in hex")->required();
   encode->callback([&] { exit_code = aero::cli::l2_encode(type, hex); });
 
-  CLI11_PARSE(app, argc, argv);
+  // `aero-net run [OPTIONS] -- COMMAND...`: everything after "--" is the command, passed through
+  // untouched (its own options must not be parsed as ours).
+  int parsed_argc = argc;
+  if (argc > 1 && std::string_view(argv[1]) == "run") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--") {
+        run_command.assign(argv + i + 1, argv + argc);
+        parsed_argc = i;
+        break;
+      }
+    }
+  }
+  CLI11_PARSE(app, parsed_argc, argv);
   return exit_code;
 }

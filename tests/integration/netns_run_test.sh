@@ -38,4 +38,24 @@ echo "$output"
 [[ $output == *"received 200/200"* ]] || fail "UDP echo through the forward"
 [[ $(ip netns list | wc -l) == "$before" ]] || fail "a network namespace was left behind"
 compgen -G "/etc/netns/aero-run-*" >/dev/null && fail "a resolver file was left behind"
+# Echo beyond the gateway: a peer namespace the test creates (veth, 198.18.0.0/30, a
+# benchmarking range), reached through the host's echo socket. Denied by default, allowed with
+# --allow-private.
+peer=ap$(( $$ % 100000 ))
+trap 'kill "$echo_pid" 2>/dev/null || true; ip link del "$peer-h" 2>/dev/null || true; ip netns del "$peer" 2>/dev/null || true' EXIT
+ip netns add "$peer"
+ip link add "$peer-h" type veth peer name "$peer-p"
+ip link set "$peer-p" netns "$peer"
+ip addr add 198.18.0.1/30 dev "$peer-h"
+ip link set "$peer-h" up
+ip -n "$peer" addr add 198.18.0.2/30 dev "$peer-p"
+ip -n "$peer" link set "$peer-p" up
+ip -n "$peer" link set lo up
+set +e
+denied=$(timeout 30 "$aero_net" run -- busybox ping -c 1 -W 2 198.18.0.2 2>&1)
+allowed=$(timeout 30 "$aero_net" run --allow-private -- busybox ping -c 3 -i 0.2 -W 2 198.18.0.2 2>&1)
+set -e
+[[ $denied == *"0 packets received"* ]] || fail "an echo to a denied range got through: $denied"
+[[ $allowed == *"3 packets received"* ]] || fail "echo through the host socket: $allowed"
+
 echo "aero-net run test: all checks passed"

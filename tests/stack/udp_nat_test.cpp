@@ -32,6 +32,17 @@ class SocketHost : public test::RecordingHost {
     return true;
   }
   void udp_close(FlowId id) override { sockets.at(id).closed = true; }
+  bool icmp_open(FlowId id, Ipv4Address destination) override {
+    echo_sockets[id] = Socket{destination, 0, {}, false};
+    return true;
+  }
+  bool icmp_send(FlowId id, ByteSpan message) override {
+    echo_sockets.at(id).sent.emplace_back(message.begin(), message.end());
+    return true;
+  }
+  void icmp_close(FlowId id) override { echo_sockets.at(id).closed = true; }
+
+  std::map<FlowId, Socket> echo_sockets;
 
   std::map<FlowId, Socket> sockets;
   bool refuse_open = false;
@@ -190,6 +201,43 @@ TEST_F(UdpNatTest, OpenFailureForgetsTheFlow) {
   host_.refuse_open = false;
   send_udp(kRemote, 53, Bytes{1});
   EXPECT_EQ(host_.sockets.size(), 1U);
+}
+
+TEST_F(UdpNatTest, EchoBeyondTheGatewayTravelsThroughAnEchoSocket) {
+  const Bytes data{'p', 'i', 'n', 'g'};
+  session().handle_guest_frame(test::icmp_echo_frame(test::kGuestIp, kRemote, 0x77, 1, data), now_);
+  session().handle_guest_frame(test::icmp_echo_frame(test::kGuestIp, kRemote, 0x77, 2, data), now_);
+  ASSERT_EQ(host_.echo_sockets.size(), 1U);
+  const auto& [id, socket] = *host_.echo_sockets.begin();
+  EXPECT_EQ(socket.destination, kRemote);
+  ASSERT_EQ(socket.sent.size(), 2U);
+  // The host's socket answers with its own identifier; the guest gets its own back.
+  Bytes reply(8 + data.size());
+  wire::Icmpv4Header::echo_reply(0x9999, 2).emit(reply, data);
+  session().handle_icmp_from_host(id, reply, now_);
+  auto frames = host_.take();
+  ASSERT_EQ(frames.size(), 1U);
+  const auto ip = test::ipv4_of(frames[0]);
+  EXPECT_EQ(ip.source(), kRemote);
+  auto icmp = wire::Icmpv4Packet::parse(ip.payload()).value();
+  EXPECT_TRUE(icmp.is_echo_reply());
+  EXPECT_TRUE(icmp.checksum_ok());
+  EXPECT_EQ(icmp.echo_identifier(), 0x77);
+  EXPECT_EQ(icmp.echo_sequence(), 2);
+  now_ += 11s;
+  session().poll(now_);
+  EXPECT_TRUE(host_.echo_sockets.begin()->second.closed) << "idle echo flows expire";
+}
+
+TEST_F(UdpNatTest, EchoToADeniedAddressIsAdministrativelyProhibited) {
+  session().handle_guest_frame(
+      test::icmp_echo_frame(test::kGuestIp, Ipv4Address{{192, 168, 0, 1}}, 1, 1, Bytes{1}), now_);
+  EXPECT_TRUE(host_.echo_sockets.empty());
+  auto frames = host_.take();
+  ASSERT_EQ(frames.size(), 1U);
+  auto icmp = wire::Icmpv4Packet::parse(test::ipv4_of(frames[0]).payload()).value();
+  EXPECT_EQ(icmp.type(), 3);
+  EXPECT_EQ(icmp.code(), 13);
 }
 
 TEST(ForwardList, ParsesAerosGrammar) {

@@ -9,12 +9,16 @@
 // by RunOptions::max_stream_backlog; beyond it frames are dropped and counted.
 #include "aero/host/stack_runner.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <filesystem>
 #include <array>
@@ -25,6 +29,9 @@
 
 #include "aero/proto/qemu_stream.h"
 #include "aero/stack/session.h"
+#include "aero/wire/checksum.h"
+#include "aero/wire/icmpv4.h"
+#include "aero/wire/ipv4.h"
 
 namespace aero::host {
 
@@ -55,6 +62,8 @@ std::string stats_json(const stack::Session& session) {
       {"udp_flows_expired", s.udp_flows_expired},
       {"udp_to_host", s.udp_to_host},
       {"udp_from_host", s.udp_from_host},
+      {"echo_forwarded", s.echo_forwarded},
+      {"echo_replies_from_host", s.echo_replies_from_host},
       {"fragments_to_guest", s.fragments_to_guest},
       {"drops", drops},
       {"dhcp",
@@ -159,6 +168,64 @@ class SessionDriver : public stack::SessionHost {
     asio::post(io_, [this] { closing_.clear(); });
   }
 
+  // Echo flows: an unprivileged ping socket (SOCK_DGRAM/IPPROTO_ICMP, allowed by the
+  // net.ipv4.ping_group_range sysctl) when possible, else a raw ICMP socket (CAP_NET_RAW).
+  // A ping socket's kernel rewrites the identifier and delivers only our replies; on a raw
+  // socket we set the identifier ourselves and filter replies by it.
+  bool icmp_open(stack::FlowId id, Ipv4Address destination) override {
+    bool raw = false;
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+      fd = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+      raw = true;
+    }
+    if (fd < 0) return false;
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_addr.s_addr = htonl(destination.to_u32());
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof peer) != 0) {  // NOLINT
+      ::close(fd);
+      return false;
+    }
+    auto echo = std::make_unique<EchoSocket>(io_, fd, raw,
+                                             static_cast<std::uint16_t>(0x8000U | (id & 0x7FFFU)));
+    auto* raw_echo = echo.get();
+    echo_sockets_[id] = std::move(echo);
+    wait_echo(id, *raw_echo);
+    return true;
+  }
+
+  bool icmp_send(stack::FlowId id, ByteSpan message) override {
+    auto it = echo_sockets_.find(id);
+    if (it == echo_sockets_.end() || message.size() < 8 || message.size() > echo_buffer_.size()) {
+      return false;
+    }
+    EchoSocket& echo = *it->second;
+    std::memcpy(echo_buffer_.data(), message.data(), message.size());
+    if (echo.raw) {
+      // Our identifier, and the checksum fixed for it (a ping socket does both itself).
+      echo_buffer_[4] = static_cast<std::uint8_t>(echo.identifier >> 8);
+      echo_buffer_[5] = static_cast<std::uint8_t>(echo.identifier);
+      echo_buffer_[2] = 0;
+      echo_buffer_[3] = 0;
+      const std::uint16_t sum = wire::internet_checksum(ByteSpan(echo_buffer_).first(message.size()));
+      echo_buffer_[2] = static_cast<std::uint8_t>(sum >> 8);
+      echo_buffer_[3] = static_cast<std::uint8_t>(sum);
+    }
+    return ::send(echo.descriptor.native_handle(), echo_buffer_.data(), message.size(), 0) ==
+           static_cast<ssize_t>(message.size());
+  }
+
+  void icmp_close(stack::FlowId id) override {
+    auto it = echo_sockets_.find(id);
+    if (it == echo_sockets_.end()) return;
+    boost::system::error_code ignored;
+    it->second->descriptor.close(ignored);
+    closing_echo_.push_back(std::move(it->second));
+    echo_sockets_.erase(it);
+    asio::post(io_, [this] { closing_echo_.clear(); });
+  }
+
   // Call after the session handled an event: keeps the one timer at the earliest deadline.
   void rearm_timer() {
     const auto deadline = session_->next_deadline();
@@ -185,6 +252,39 @@ class SessionDriver : public stack::SessionHost {
   }
 
  private:
+  struct EchoSocket {
+    EchoSocket(asio::io_context& io, int fd, bool is_raw, std::uint16_t id)
+        : descriptor(io, fd), raw(is_raw), identifier(id) {}
+    asio::posix::stream_descriptor descriptor;
+    bool raw;
+    std::uint16_t identifier;
+  };
+
+  void wait_echo(stack::FlowId id, EchoSocket& echo) {
+    echo.descriptor.async_wait(asio::posix::stream_descriptor::wait_read, [this, id, &echo](
+                                                                             const boost::system::error_code& ec) {
+      if (ec) return;
+      for (int i = 0; i < 64; ++i) {
+        const ssize_t n = ::recv(echo.descriptor.native_handle(), datagram_.data(), datagram_.size(), 0);
+        if (n <= 0) break;
+        ByteSpan message = ByteSpan(datagram_).first(static_cast<std::size_t>(n));
+        if (echo.raw) {
+          // A raw socket delivers the IP header too, and every ICMP message from the peer.
+          auto ip = wire::Ipv4Packet::parse(message);
+          if (!ip) continue;
+          message = ip->payload();
+          if (message.size() < 8 || message[0] != wire::kIcmpv4EchoReply ||
+              ((message[4] << 8) | message[5]) != echo.identifier) {
+            continue;
+          }
+        }
+        session_->handle_icmp_from_host(id, message, monotonic_now());
+      }
+      rearm_timer();
+      if (echo_sockets_.count(id) != 0) wait_echo(id, echo);
+    });
+  }
+
   void wait_readable(stack::FlowId id, asio::ip::udp::socket& socket) {
     socket.async_wait(asio::socket_base::wait_read, [this, id, &socket](
                                                         const boost::system::error_code& ec) {
@@ -215,6 +315,9 @@ class SessionDriver : public stack::SessionHost {
   Instant armed_at_{};
   std::unordered_map<stack::FlowId, std::unique_ptr<asio::ip::udp::socket>> sockets_;
   std::vector<std::unique_ptr<asio::ip::udp::socket>> closing_;
+  std::unordered_map<stack::FlowId, std::unique_ptr<EchoSocket>> echo_sockets_;
+  std::vector<std::unique_ptr<EchoSocket>> closing_echo_;
+  std::array<std::uint8_t, 65536> echo_buffer_{};
   std::array<std::uint8_t, 65536> datagram_{};
   std::optional<stack::Session> session_;
 };

@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Drop::count_)> k
     "bad_udp_checksum",   "malformed_icmp",    "bad_icmp_checksum",     "malformed_dhcp",
     "unhandled_icmp",     "unhandled_protocol", "no_forwarding",         "not_forwardable",
     "policy_denied",      "udp_flow_limit",    "udp_open_failed",       "udp_send_failed",
-    "udp_reply_unknown_flow",
+    "udp_reply_unknown_flow", "echo_flow_limit", "echo_open_failed",
 };
 
 }  // namespace
@@ -37,6 +37,7 @@ Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
       dhcp_(config_),
       policy_(config_.policy),
       udp_nat_(config_.max_udp_flows, config_.udp_idle_timeout),
+      echo_flows_(config_.max_echo_flows, config_.echo_idle_timeout),
       dns_(config_, policy_),
       tx_(kMaxFrame),
       fragment_(wire::kEthernetHeaderLength + config_.mtu) {
@@ -109,6 +110,7 @@ void Session::handle_ipv4(const wire::EthernetFrame& frame, Instant now) {
     if (destination.bytes[0] >= 224 || config_.in_subnet(destination)) {
       return drop(Drop::not_forwardable);  // multicast, class E, or another host on the link
     }
+    if (packet->protocol() == wire::kIpProtocolIcmp) return handle_icmp(*packet, now);
     if (packet->protocol() == wire::kIpProtocolUdp) {
       auto udp = wire::UdpPacket::parse(packet->payload());
       if (!udp) return drop(Drop::malformed_udp);
@@ -118,25 +120,62 @@ void Session::handle_ipv4(const wire::EthernetFrame& frame, Instant now) {
     return drop(Drop::no_forwarding);
   }
   switch (packet->protocol()) {
-    case wire::kIpProtocolIcmp: return handle_icmp(*packet);
+    case wire::kIpProtocolIcmp: return handle_icmp(*packet, now);
     case wire::kIpProtocolUdp: return handle_udp(*packet, now);
     default: return drop(Drop::unhandled_protocol);
   }
 }
 
-void Session::handle_icmp(const wire::Ipv4Packet& packet) {
+void Session::handle_icmp(const wire::Ipv4Packet& packet, Instant now) {
   auto icmp = wire::Icmpv4Packet::parse(packet.payload());
   if (!icmp) return drop(Drop::malformed_icmp);
   if (!icmp->checksum_ok()) return drop(Drop::bad_icmp_checksum);
-  if (!icmp->is_echo_request() || !config_.owns(packet.destination()) || !guest_mac_) {
-    return drop(Drop::unhandled_icmp);
-  }
+  if (!icmp->is_echo_request() || !guest_mac_) return drop(Drop::unhandled_icmp);
+  if (!config_.owns(packet.destination())) return forward_echo(packet, *icmp, now);
   const auto reply = wire::Icmpv4Header::echo_reply_to(*icmp);
   const ByteSpan data = icmp->echo_data();
   if (!reply.emit(payload_area(), data)) return drop(Drop::malformed_icmp);
   send_ipv4(*guest_mac_, packet.destination(), packet.source(), wire::kIpProtocolIcmp,
             reply.length(data.size()));
   ++stats_.echo_replies;
+}
+
+void Session::forward_echo(const wire::Ipv4Packet& packet, const wire::Icmpv4Packet& icmp,
+                           Instant now) {
+  const UdpFlowKey key{packet.source(), icmp.echo_identifier(), packet.destination(), 0};
+  UdpFlow* flow = echo_flows_.find(key);
+  if (flow == nullptr) {
+    if (!policy_.check_address(key.remote_ip)) {
+      drop(Drop::policy_denied);
+      send_icmp_unreachable(packet, 13);  // communication administratively prohibited
+      ++stats_.admin_prohibited;
+      return;
+    }
+    flow = echo_flows_.insert(key, now);
+    if (flow == nullptr) return drop(Drop::echo_flow_limit);
+    if (!host_.icmp_open(flow->id, key.remote_ip)) {
+      echo_flows_.remove(flow->id);
+      return drop(Drop::echo_open_failed);
+    }
+  }
+  flow->last_active = now;
+  if (!host_.icmp_send(flow->id, icmp.message())) return drop(Drop::udp_send_failed);
+  ++stats_.echo_forwarded;
+}
+
+void Session::handle_icmp_from_host(FlowId id, ByteSpan message, Instant now) {
+  UdpFlow* flow = echo_flows_.find(id);
+  if (flow == nullptr || !guest_mac_) return drop(Drop::udp_reply_unknown_flow);
+  auto icmp = wire::Icmpv4Packet::parse(message);
+  if (!icmp || !icmp->is_echo_reply()) return drop(Drop::unhandled_icmp);
+  flow->last_active = now;
+  // The host's socket may have used its own identifier; the guest gets its own back.
+  const auto reply = wire::Icmpv4Header::echo_reply(flow->key.guest_port, icmp->echo_sequence());
+  const ByteSpan data = icmp->echo_data();
+  if (!reply.emit(payload_area(), data)) return drop(Drop::malformed_icmp);
+  send_ipv4(*guest_mac_, flow->key.remote_ip, flow->key.guest_ip, wire::kIpProtocolIcmp,
+            reply.length(data.size()));
+  ++stats_.echo_replies_from_host;
 }
 
 void Session::handle_udp(const wire::Ipv4Packet& packet, Instant now) {
@@ -240,6 +279,7 @@ void Session::poll(Instant now) {
     host_.udp_close(id);
     ++stats_.udp_flows_expired;
   });
+  echo_flows_.expire(now, [this](FlowId id) { host_.icmp_close(id); });
   const auto area = payload_area().subspan(wire::kUdpHeaderLength);
   dns_.expire(now, area, [this](const DnsForwarder::Answer& answer) {
     send_dns_to_guest(answer.client, answer.length);
@@ -247,10 +287,12 @@ void Session::poll(Instant now) {
 }
 
 std::optional<Instant> Session::next_deadline() const {
-  const auto udp = udp_nat_.next_deadline();
-  const auto dns = dns_.next_deadline();
-  if (udp && dns) return std::min(*udp, *dns);
-  return udp ? udp : dns;
+  std::optional<Instant> earliest;
+  for (const auto& candidate :
+       {udp_nat_.next_deadline(), echo_flows_.next_deadline(), dns_.next_deadline()}) {
+    if (candidate && (!earliest || *candidate < *earliest)) earliest = candidate;
+  }
+  return earliest;
 }
 
 void Session::handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp,

@@ -43,6 +43,10 @@ struct StackConfig {
   std::size_t max_udp_flows = 256;                 // AERO_L2_MAX_UDP_FLOWS_PER_TUNNEL
   std::chrono::milliseconds udp_idle_timeout{60000};  // AERO_L2_UDP_FLOW_IDLE_TIMEOUT_MS
 
+  // Echo (ping) flows beyond the gateway.
+  std::size_t max_echo_flows = 64;
+  std::chrono::milliseconds echo_idle_timeout{10000};
+
   // Test and development forwards (AERO_L2_UDP_FORWARD): datagrams the guest sends to
   // guest_ip:guest_port go to target_ip:target_port instead, bypassing the address policy (not
   // the port policy).

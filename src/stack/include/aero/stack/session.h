@@ -22,8 +22,13 @@
 //             host socket connected to the destination, so only that peer's replies come back;
 //             flows are capped and expire when idle. Replies larger than the MTU are fragmented.
 //
-// TCP and ICMP beyond the gateway, and IPv4 fragments from the guest, are counted as dropped with
-// their reason until the TCP endpoint and reassembly are in place.
+//   ICMP echo beyond the gateway: the same policy; allowed echoes travel through an unprivileged
+//             ping socket (or a raw socket for root) per guest identifier and destination, and
+//             the replies come back with the guest's identifier; denied ones are answered with
+//             administratively prohibited.
+//
+// TCP beyond the gateway, and IPv4 fragments from the guest, are counted as dropped with their
+// reason until the TCP endpoint and reassembly are in place.
 #pragma once
 
 #include <array>
@@ -64,6 +69,13 @@ class SessionHost {
   virtual bool udp_send(FlowId /*id*/, ByteSpan /*payload*/) { return false; }
   virtual void udp_close(FlowId /*id*/) {}
 
+  // Echo flows (ping): a socket toward `destination` for guest echo requests; icmp_send gets
+  // the whole ICMP echo message (the host may rewrite its identifier), replies come back
+  // through Session::handle_icmp_from_host.
+  virtual bool icmp_open(FlowId /*id*/, Ipv4Address /*destination*/) { return false; }
+  virtual bool icmp_send(FlowId /*id*/, ByteSpan /*message*/) { return false; }
+  virtual void icmp_close(FlowId /*id*/) {}
+
   // Sends a guest's DNS query upstream; the answer comes back through
   // Session::handle_dns_response or handle_dns_failure with the same id.
   virtual bool dns_query(QueryId /*id*/, ByteSpan /*query*/) { return false; }
@@ -92,6 +104,8 @@ enum class Drop : std::uint8_t {
   udp_open_failed,
   udp_send_failed,
   udp_reply_unknown_flow,
+  echo_flow_limit,
+  echo_open_failed,
   count_,
 };
 std::string_view drop_name(Drop reason);
@@ -108,6 +122,8 @@ struct SessionStats {
   std::uint64_t udp_to_host = 0;
   std::uint64_t udp_from_host = 0;
   std::uint64_t fragments_to_guest = 0;
+  std::uint64_t echo_forwarded = 0;
+  std::uint64_t echo_replies_from_host = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::count_)> drops{};
 
   std::uint64_t dropped(Drop reason) const { return drops[static_cast<std::size_t>(reason)]; }
@@ -129,6 +145,9 @@ class Session {
   // tells the guest (RFC 1122 §4.1.3.3) and closes the flow.
   void handle_udp_unreachable(FlowId id, Instant now);
 
+  // An ICMP message (an echo reply) received on echo flow `id`'s socket.
+  void handle_icmp_from_host(FlowId id, ByteSpan message, Instant now);
+
   // The upstream answer to a query the session passed to SessionHost::dns_query.
   void handle_dns_response(QueryId id, ByteSpan response, Instant now);
   void handle_dns_failure(QueryId id, Instant now);
@@ -146,7 +165,8 @@ class Session {
  private:
   void handle_arp(const wire::EthernetFrame& frame);
   void handle_ipv4(const wire::EthernetFrame& frame, Instant now);
-  void handle_icmp(const wire::Ipv4Packet& packet);
+  void handle_icmp(const wire::Ipv4Packet& packet, Instant now);
+  void forward_echo(const wire::Ipv4Packet& packet, const wire::Icmpv4Packet& icmp, Instant now);
   void handle_udp(const wire::Ipv4Packet& packet, Instant now);
   void handle_dhcp(ByteSpan payload, Instant now);
   void handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
@@ -173,6 +193,7 @@ class Session {
   DhcpServer dhcp_;
   EgressPolicy policy_;
   UdpNat udp_nat_;
+  UdpNat echo_flows_;  // key: guest address, echo identifier (as the port), destination
   DnsForwarder dns_;
   std::optional<wire::MacAddress> guest_mac_;
   std::uint16_t next_ip_id_ = 1;
