@@ -155,6 +155,64 @@ TEST_F(SessionTest, CountsEachDropReason) {
   EXPECT_EQ(drop_name(Drop::count_), "unknown");
 }
 
+// Splits an IPv4 packet (in an Ethernet frame) into fragments carrying `chunk` payload bytes.
+std::vector<Bytes> fragment(const Bytes& frame, std::size_t chunk) {
+  const auto ip = test::ipv4_of(frame);
+  const ByteSpan payload = ip.payload();
+  std::vector<Bytes> out;
+  for (std::size_t offset = 0; offset < payload.size(); offset += chunk) {
+    const std::size_t length = std::min(chunk, payload.size() - offset);
+    Bytes piece(14 + 20 + length);
+    const wire::EthernetHeader ethernet{test::kGatewayMac, test::kGuestMac, wire::kEtherTypeIpv4, {}};
+    wire::Ipv4Header header;
+    header.identification = ip.identification();
+    header.more_fragments = offset + length < payload.size();
+    header.fragment_offset = static_cast<std::uint16_t>(offset);
+    header.protocol = ip.protocol();
+    header.source = ip.source();
+    header.destination = ip.destination();
+    header.payload_length = length;
+    ethernet.emit(piece);
+    header.emit(std::span<std::uint8_t>(piece).subspan(14));
+    std::copy(payload.begin() + static_cast<std::ptrdiff_t>(offset),
+              payload.begin() + static_cast<std::ptrdiff_t>(offset + length), piece.begin() + 34);
+    out.push_back(std::move(piece));
+  }
+  return out;
+}
+
+TEST_F(SessionTest, ReassemblesFragmentedDatagramsBeforeAnsweringThem) {
+  host_.take();
+  const Bytes data(3000, 0x5A);
+  const Bytes echo = test::icmp_echo_frame(test::kGuestIp, test::kGatewayIp, 9, 1, data);
+  auto pieces = fragment(echo, 1480);
+  ASSERT_EQ(pieces.size(), 3U);
+  std::swap(pieces[0], pieces[2]);  // out of order
+  for (const auto& piece : pieces) send(piece);
+  EXPECT_EQ(session_.reassembly_stats().reassembled, 1U);
+  auto frames = host_.take();
+  ASSERT_FALSE(frames.empty()) << "the reassembled echo was answered";
+  EXPECT_EQ(session_.stats().echo_replies, 1U);
+}
+
+TEST_F(SessionTest, FragmentFloodStaysWithinTheReassemblyCap) {
+  host_.take();
+  const Bytes data(1600, 1);
+  for (std::uint16_t id = 0; id < 2000; ++id) {
+    Bytes echo = test::icmp_echo_frame(test::kGuestIp, test::kGatewayIp, id, id, data);
+    // A distinct IP identification per datagram; only the first fragment is ever sent.
+    echo[14 + 4] = static_cast<std::uint8_t>(id >> 8);
+    echo[14 + 5] = static_cast<std::uint8_t>(id);
+    echo[14 + 10] = 0;
+    echo[14 + 11] = 0;
+    const auto pieces = fragment(echo, 1024);
+    send(pieces[0]);
+    ASSERT_LE(session_.reassembly_bytes_buffered(), config_.reassembly.max_buffered_bytes);
+  }
+  EXPECT_GT(session_.stats().dropped(Drop::ipv4_fragment), 1900U) << "refused, not buffered";
+  EXPECT_TRUE(host_.take().empty());
+}
+
 TEST(StackConfig, ValidationNamesTheField) {
   StackConfig config;
   EXPECT_TRUE(config.validate().ok());

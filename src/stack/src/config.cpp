@@ -62,6 +62,7 @@ Result<void> StackConfig::validate() const {
   if (max_pending_dns > 65535) return bad("max_pending_dns must be 0..65535");
   if (max_dns_cache_entries > 1000000) return bad("max_dns_cache_entries must be 0..1000000");
   if (dns_timeout.count() <= 0) return bad("dns_timeout must be positive");
+  if (auto limits = reassembly.validate(); !limits) return bad("reassembly: " + limits.error().message);
   if (udp_idle_timeout.count() <= 0) return bad("udp_idle_timeout must be positive");
   return {};
 }

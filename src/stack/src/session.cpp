@@ -38,6 +38,7 @@ Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
       policy_(config_.policy),
       udp_nat_(config_.max_udp_flows, config_.udp_idle_timeout),
       echo_flows_(config_.max_echo_flows, config_.echo_idle_timeout),
+      reassembler_(config_.reassembly),
       dns_(config_, policy_),
       tx_(kMaxFrame),
       fragment_(wire::kEthernetHeaderLength + config_.mtu) {
@@ -99,29 +100,42 @@ void Session::handle_ipv4(const wire::EthernetFrame& frame, Instant now) {
   auto packet = wire::Ipv4Packet::parse(frame.payload());
   if (!packet) return drop(Drop::malformed_ipv4);
   if (!packet->checksum_ok()) return drop(Drop::bad_ipv4_checksum);
-  if (packet->is_fragment()) return drop(Drop::ipv4_fragment);
   if (frame.source().is_unicast() && packet->source() != Ipv4Address{}) {
     guest_mac_ = frame.source();
   }
-  const Ipv4Address destination = packet->destination();
+  if (packet->is_fragment()) {
+    const auto outcome = reassembler_.add(*packet, now);
+    if (outcome.dropped()) return drop(Drop::ipv4_fragment);
+    if (!outcome.complete()) return;
+    // The datagram lives in the reassembler until its next add(), which cannot happen while
+    // this one is dispatched.
+    auto whole = wire::Ipv4Packet::parse(outcome.datagram);
+    if (!whole) return drop(Drop::malformed_ipv4);
+    return dispatch_ipv4(*whole, now);
+  }
+  dispatch_ipv4(*packet, now);
+}
+
+void Session::dispatch_ipv4(const wire::Ipv4Packet& packet, Instant now) {
+  const Ipv4Address destination = packet.destination();
   const bool local = config_.owns(destination) || destination == kLimitedBroadcast ||
                      destination == config_.broadcast_address();
   if (!local) {
     if (destination.bytes[0] >= 224 || config_.in_subnet(destination)) {
       return drop(Drop::not_forwardable);  // multicast, class E, or another host on the link
     }
-    if (packet->protocol() == wire::kIpProtocolIcmp) return handle_icmp(*packet, now);
-    if (packet->protocol() == wire::kIpProtocolUdp) {
-      auto udp = wire::UdpPacket::parse(packet->payload());
+    if (packet.protocol() == wire::kIpProtocolIcmp) return handle_icmp(packet, now);
+    if (packet.protocol() == wire::kIpProtocolUdp) {
+      auto udp = wire::UdpPacket::parse(packet.payload());
       if (!udp) return drop(Drop::malformed_udp);
-      if (!udp->checksum_ok(packet->source(), destination)) return drop(Drop::bad_udp_checksum);
-      return forward_udp(*packet, *udp, now);
+      if (!udp->checksum_ok(packet.source(), destination)) return drop(Drop::bad_udp_checksum);
+      return forward_udp(packet, *udp, now);
     }
     return drop(Drop::no_forwarding);
   }
-  switch (packet->protocol()) {
-    case wire::kIpProtocolIcmp: return handle_icmp(*packet, now);
-    case wire::kIpProtocolUdp: return handle_udp(*packet, now);
+  switch (packet.protocol()) {
+    case wire::kIpProtocolIcmp: return handle_icmp(packet, now);
+    case wire::kIpProtocolUdp: return handle_udp(packet, now);
     default: return drop(Drop::unhandled_protocol);
   }
 }
@@ -280,6 +294,7 @@ void Session::poll(Instant now) {
     ++stats_.udp_flows_expired;
   });
   echo_flows_.expire(now, [this](FlowId id) { host_.icmp_close(id); });
+  reassembler_.expire(now);
   const auto area = payload_area().subspan(wire::kUdpHeaderLength);
   dns_.expire(now, area, [this](const DnsForwarder::Answer& answer) {
     send_dns_to_guest(answer.client, answer.length);
@@ -289,7 +304,8 @@ void Session::poll(Instant now) {
 std::optional<Instant> Session::next_deadline() const {
   std::optional<Instant> earliest;
   for (const auto& candidate :
-       {udp_nat_.next_deadline(), echo_flows_.next_deadline(), dns_.next_deadline()}) {
+       {udp_nat_.next_deadline(), echo_flows_.next_deadline(), dns_.next_deadline(),
+        reassembler_.next_deadline()}) {
     if (candidate && (!earliest || *candidate < *earliest)) earliest = candidate;
   }
   return earliest;

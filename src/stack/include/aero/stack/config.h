@@ -16,6 +16,7 @@
 #include "aero/base/result.h"
 #include "aero/stack/address_ranges.h"
 #include "aero/stack/egress_policy.h"
+#include "aero/stack/ipv4_reassembler.h"
 #include "aero/wire/dhcp.h"
 #include "aero/wire/mac_address.h"
 
@@ -42,6 +43,9 @@ struct StackConfig {
   // UDP NAT (one host socket per flow).
   std::size_t max_udp_flows = 256;                 // AERO_L2_MAX_UDP_FLOWS_PER_TUNNEL
   std::chrono::milliseconds udp_idle_timeout{60000};  // AERO_L2_UDP_FLOW_IDLE_TIMEOUT_MS
+
+  // Reassembly of IPv4 fragments from the guest (bounded; see Ipv4Reassembler).
+  Ipv4ReassemblyLimits reassembly;
 
   // Echo (ping) flows beyond the gateway.
   std::size_t max_echo_flows = 64;

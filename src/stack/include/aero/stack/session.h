@@ -27,8 +27,10 @@
 //             the replies come back with the guest's identifier; denied ones are answered with
 //             administratively prohibited.
 //
-// TCP beyond the gateway, and IPv4 fragments from the guest, are counted as dropped with their
-// reason until the TCP endpoint and reassembly are in place.
+//   Fragments from the guest are reassembled (bounded by StackConfig::reassembly) before any of
+//             the above; malformed, overlapping or excess fragments are dropped and counted.
+//
+// TCP beyond the gateway is counted as dropped until the TCP endpoint is in place.
 #pragma once
 
 #include <array>
@@ -43,6 +45,7 @@
 #include "aero/stack/dhcp_server.h"
 #include "aero/stack/dns_forwarder.h"
 #include "aero/stack/egress_policy.h"
+#include "aero/stack/ipv4_reassembler.h"
 #include "aero/stack/udp_nat.h"
 #include "aero/wire/arp.h"
 #include "aero/wire/ethernet.h"
@@ -160,11 +163,14 @@ class Session {
   const SessionStats& stats() const { return stats_; }
   const DhcpStats& dhcp_stats() const { return dhcp_.stats(); }
   const DnsStats& dns_stats() const { return dns_.stats(); }
+  const Ipv4ReassemblyStats& reassembly_stats() const { return reassembler_.stats(); }
+  std::size_t reassembly_bytes_buffered() const { return reassembler_.bytes_buffered(); }
   std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
 
  private:
   void handle_arp(const wire::EthernetFrame& frame);
   void handle_ipv4(const wire::EthernetFrame& frame, Instant now);
+  void dispatch_ipv4(const wire::Ipv4Packet& packet, Instant now);
   void handle_icmp(const wire::Ipv4Packet& packet, Instant now);
   void forward_echo(const wire::Ipv4Packet& packet, const wire::Icmpv4Packet& icmp, Instant now);
   void handle_udp(const wire::Ipv4Packet& packet, Instant now);
@@ -193,7 +199,8 @@ class Session {
   DhcpServer dhcp_;
   EgressPolicy policy_;
   UdpNat udp_nat_;
-  UdpNat echo_flows_;  // key: guest address, echo identifier (as the port), destination
+  UdpNat echo_flows_;
+  Ipv4Reassembler reassembler_;  // key: guest address, echo identifier (as the port), destination
   DnsForwarder dns_;
   std::optional<wire::MacAddress> guest_mac_;
   std::uint16_t next_ip_id_ = 1;
