@@ -9,8 +9,10 @@ packages=(
   libssl-dev                                               # OpenSSL 3: HMAC, base64, TLS
   libgtest-dev libgmock-dev libbenchmark-dev               # tests and micro-benchmarks
   libcli11-dev                                             # command-line parsing
+  libc-ares-dev pkg-config                                 # upstream DNS (c-ares)
   python3
   iproute2 udhcpc isc-dhcp-client dhcpcd-base busybox-static  # real DHCP clients for the tests
+  dnsmasq-base                                             # a real DNS server for the tests
   qemu-system-x86 linux-image-amd64 cpio kmod                # QEMU guest test (TCG)
 )
 

@@ -48,6 +48,8 @@ struct StackOptions {
   std::string domain;
   std::vector<std::string> udp_forwards;  // ip:port=ip:port
   bool allow_private = false;
+  std::vector<std::string> dns_upstreams;  // ip[:port]
+  std::vector<std::string> dns_static;     // name=ipv4
 };
 int run_stack(const StackOptions& options);
 // Fills `config` from the options and the AERO_L2_* environment; prints the error and returns

@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   stack_cmd->add_option("--udp-forward", stack_options.udp_forwards,
                         "Send guest UDP for ip:port to another ip:port instead "
                         "(repeatable; bypasses the address policy, not the port policy)");
+  stack_cmd->add_option("--dns-upstream", stack_options.dns_upstreams,
+                        "Upstream DNS server ip[:port] (repeatable; default: /etc/resolv.conf)");
+  stack_cmd->add_option("--dns-a", stack_options.dns_static,
+                        "Static DNS name=ipv4 for tests and development (repeatable; also AERO_L2_DNS_A)");
   stack_cmd->add_flag("--allow-private", stack_options.allow_private,
                       "Let the guest reach private and special-purpose addresses "
                       "(development only; also AERO_L2_ALLOW_PRIVATE_IPS)");
@@ -79,6 +83,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--mtu", run_options.mtu)->capture_default_str();
   run_cmd->add_option("--udp-forward", run_options.udp_forwards,
                       "Send guest UDP for ip:port to another ip:port instead (repeatable)");
+  run_cmd->add_option("--dns-upstream", run_options.dns_upstreams,
+                        "Upstream DNS server ip[:port] (repeatable; default: /etc/resolv.conf)");
+  run_cmd->add_option("--dns-a", run_options.dns_static,
+                        "Static DNS name=ipv4 for tests and development (repeatable; also AERO_L2_DNS_A)");
   run_cmd->add_flag("--allow-private", run_options.allow_private,
                     "Let the command reach private and special-purpose addresses");
   run_cmd->footer("Usage: aero-net run [OPTIONS] -- COMMAND [ARGS...]");

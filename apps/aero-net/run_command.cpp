@@ -106,6 +106,7 @@ int run_in_namespace(const StackOptions& options, const std::vector<std::string>
   }
   host::RunOptions run;
   run.watch_pid = pid;
+  run.dns_upstreams = options.dns_upstreams;
   auto report = host::run_on_tap(std::move(*tap), config, run);
   if (!report) {
     std::cerr << "error: " << report.error().message << "\n";

@@ -50,6 +50,15 @@ int build_stack_config(const StackOptions& options, stack::StackConfig& config) 
     return 2;
   }
   config.udp_forwards = *parsed;
+  std::string names;
+  if (const char* env = std::getenv("AERO_L2_DNS_A")) names = env;
+  for (const auto& name : options.dns_static) names += "," + name;
+  auto static_names = stack::parse_static_names("--dns-a/AERO_L2_DNS_A", names);
+  if (!static_names) {
+    std::cerr << "error: " << static_names.error().message << "\n";
+    return 2;
+  }
+  config.dns_static = *static_names;
   if (auto valid = config.validate(); !valid) {
     std::cerr << "error: " << valid.error().message << "\n";
     return 2;
@@ -62,6 +71,7 @@ int run_stack(const StackOptions& options) {
   stack::StackConfig config;
   if (int status = build_stack_config(options, config); status != 0) return status;
   host::RunOptions run;
+  run.dns_upstreams = options.dns_upstreams;
   run.max_duration = std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
   Result<host::RunReport> report = make_error("usage", "");
   if (!options.tap.empty()) {

@@ -38,6 +38,32 @@ echo "$output"
 [[ $output == *"received 200/200"* ]] || fail "UDP echo through the forward"
 [[ $(ip netns list | wc -l) == "$before" ]] || fail "a network namespace was left behind"
 compgen -G "/etc/netns/aero-run-*" >/dev/null && fail "a resolver file was left behind"
+# DNS through the gateway's forwarder: a real DNS server (dnsmasq) on the host's loopback as the
+# upstream; a public name resolves, a public name whose answer is private is filtered out (DNS
+# rebinding), a static name (--dns-a, as AERO_L2_DNS_A) answers locally.
+command -v dnsmasq >/dev/null || fail "needs dnsmasq (scripts/install-deps.sh installs it)"
+{
+  dns_port=$((20000 + ($$ + 13) % 20000))
+  timeout 60 dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+    --listen-address=127.0.0.1 --bind-interfaces --port="$dns_port" \
+    --address=/real.aero.test/93.184.216.34 --address=/private.aero.test/10.1.2.3 \
+    >/dev/null 2>&1 &
+  dnsmasq_pid=$!
+  sleep 0.5
+  set +e
+  lookups=$(timeout 60 "$aero_net" run --dns-upstream "127.0.0.1:$dns_port" \
+    --dns-a dev.aero.test=10.0.2.77 -- sh -c '
+      busybox nslookup -type=a real.aero.test
+      busybox nslookup -type=a private.aero.test
+      busybox nslookup -type=a dev.aero.test' 2>&1)
+  set -e
+  kill "$dnsmasq_pid" 2>/dev/null || true
+  echo "$lookups"
+  [[ $lookups == *"Address: 93.184.216.34"* ]] || fail "real.aero.test did not resolve"
+  [[ $lookups != *"10.1.2.3"* ]] || fail "a private answer for a public name reached the guest"
+  [[ $lookups == *"Address: 10.0.2.77"* ]] || fail "the static name did not resolve"
+}
+
 # Echo beyond the gateway: a peer namespace the test creates (veth, 198.18.0.0/30, a
 # benchmarking range), reached through the host's echo socket. Denied by default, allowed with
 # --allow-private.

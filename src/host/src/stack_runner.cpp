@@ -18,6 +18,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <csignal>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aero/host/dns_resolver.h"
 #include "aero/proto/qemu_stream.h"
 #include "aero/stack/session.h"
 #include "aero/wire/checksum.h"
@@ -64,6 +66,13 @@ std::string stats_json(const stack::Session& session) {
       {"udp_from_host", s.udp_from_host},
       {"echo_forwarded", s.echo_forwarded},
       {"echo_replies_from_host", s.echo_replies_from_host},
+      {"dns",
+       {{"queries", session.dns_stats().queries}, {"forwarded", session.dns_stats().forwarded},
+        {"cache_hits", session.dns_stats().cache_hits},
+        {"static_answers", session.dns_stats().static_answers},
+        {"policy_nxdomain", session.dns_stats().policy_nxdomain},
+        {"servfail_upstream", session.dns_stats().servfail_upstream},
+        {"rebinding_filtered", session.dns_stats().rebinding_filtered}}},
       {"fragments_to_guest", s.fragments_to_guest},
       {"drops", drops},
       {"dhcp",
@@ -118,7 +127,19 @@ void arm_stop_conditions(asio::io_context& io, asio::signal_set& signals,
 // per flow, and its single timer. Transports derive from it and implement write_frame().
 class SessionDriver : public stack::SessionHost {
  public:
-  SessionDriver(asio::io_context& io, RunReport& report) : io_(io), report_(report), timer_(io) {}
+  SessionDriver(asio::io_context& io, RunReport& report, const RunOptions& options)
+      : io_(io), report_(report), timer_(io) {
+    DnsResolverOptions dns;
+    dns.upstreams = options.dns_upstreams;
+    auto resolver = DnsResolver::create(io, dns);
+    if (resolver) {
+      resolver_ = std::move(*resolver);
+    } else {
+      // The session still runs; its DNS answers SERVFAIL until the configuration is fixed.
+      std::fprintf(stderr, "aero-net: DNS upstream unavailable: %s\n",
+                   resolver.error().message.c_str());
+    }
+  }
   ~SessionDriver() override { timer_.cancel(); }
 
   stack::Session& session() { return *session_; }
@@ -226,6 +247,19 @@ class SessionDriver : public stack::SessionHost {
     asio::post(io_, [this] { closing_echo_.clear(); });
   }
 
+  bool dns_query(stack::QueryId id, ByteSpan query) override {
+    if (!resolver_) return false;
+    resolver_->send(query, [this, id](Result<Bytes> response) {
+      if (response) {
+        session_->handle_dns_response(id, *response, monotonic_now());
+      } else {
+        session_->handle_dns_failure(id, monotonic_now());
+      }
+      rearm_timer();
+    });
+    return true;
+  }
+
   // Call after the session handled an event: keeps the one timer at the earliest deadline.
   void rearm_timer() {
     const auto deadline = session_->next_deadline();
@@ -319,13 +353,15 @@ class SessionDriver : public stack::SessionHost {
   std::vector<std::unique_ptr<EchoSocket>> closing_echo_;
   std::array<std::uint8_t, 65536> echo_buffer_{};
   std::array<std::uint8_t, 65536> datagram_{};
+  std::unique_ptr<DnsResolver> resolver_;
   std::optional<stack::Session> session_;
 };
 
 class TapDriver final : public SessionDriver {
  public:
-  TapDriver(asio::io_context& io, int fd, const stack::StackConfig& config, RunReport& report)
-      : SessionDriver(io, report), fd_(fd) {
+  TapDriver(asio::io_context& io, int fd, const stack::StackConfig& config, RunReport& report,
+            const RunOptions& options)
+      : SessionDriver(io, report, options), fd_(fd) {
     start_session(config);
   }
 
@@ -346,7 +382,7 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
   RunReport report;
   asio::io_context io;
   asio::posix::stream_descriptor descriptor(io, tap.release());
-  TapDriver driver(io, descriptor.native_handle(), config, report);
+  TapDriver driver(io, descriptor.native_handle(), config, report, options);
   stack::Session& session = driver.session();
   Bytes buffer(options.max_frame + 1);
 
@@ -387,7 +423,7 @@ class StreamPeer final : public SessionDriver {
  public:
   StreamPeer(asio::io_context& io, Socket socket, const stack::StackConfig& config,
              const RunOptions& options, RunReport& report)
-      : SessionDriver(io, report),
+      : SessionDriver(io, report, options),
         socket_(std::move(socket)),
         options_(options),
         report_(report),

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "aero/base/result.h"
 #include "aero/host/tap_device.h"
@@ -23,6 +24,8 @@ struct RunOptions {
   // Stop when this child process exits (aero-net run); -1 for none. Its exit status goes into
   // RunReport::child_status.
   int watch_pid = -1;
+  // Upstream DNS servers for the forwarder ("ip" or "ip:port"); empty: /etc/resolv.conf.
+  std::vector<std::string> dns_upstreams;
 };
 
 struct RunReport {
