@@ -112,6 +112,11 @@ TEST_F(UdpNatTest, EveryDeniedRangeOpensNoSocketAndAnswersAdministrativelyProhib
     EXPECT_EQ(icmp.type(), 3) << address;
     EXPECT_EQ(icmp.code(), 13) << address;
   }
+  // Multicast and the reserved block (with the limited broadcast) never leave the link at all.
+  for (const char* address : {"224.0.0.251", "239.255.255.250", "240.0.0.1", "255.255.255.254"}) {
+    send_udp(Ipv4Address::parse(address).value(), 5353, Bytes{1});
+  }
+  EXPECT_EQ(session().stats().dropped(Drop::not_forwardable), 4U);
   EXPECT_TRUE(host_.sockets.empty()) << "no host socket for any denied destination";
   EXPECT_EQ(session().stats().dropped(Drop::policy_denied), 13U);
 }
