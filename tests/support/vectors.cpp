@@ -31,7 +31,12 @@ boost::json::value load_vectors(std::string_view relative_path) {
   return doc;
 }
 
-Bytes from_hex(std::string_view hex) {
+Bytes from_hex(std::string_view text) {
+  // Whitespace separates bytes for readability in fixtures; it carries no meaning.
+  std::string hex;
+  for (const char c : text) {
+    if (c != ' ' && c != '\n' && c != '\t') hex.push_back(c);
+  }
   if (hex.size() % 2 != 0) die("odd-length hex string");
   auto nibble = [](char c) -> std::uint8_t {
     if (c >= '0' && c <= '9') return static_cast<std::uint8_t>(c - '0');

@@ -16,7 +16,7 @@ namespace aero::test {
 // malformed (a missing vector file must never turn into zero test cases).
 boost::json::value load_vectors(std::string_view relative_path);
 
-Bytes from_hex(std::string_view hex);
+Bytes from_hex(std::string_view hex);  // whitespace between digits is ignored
 std::string to_hex(ByteSpan bytes);
 Bytes from_b64(std::string_view text);  // standard base64, as the vector files use
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/vectors.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
@@ -11,23 +13,7 @@
 namespace aero::wire {
 namespace {
 
-std::vector<std::uint8_t> from_hex(std::string_view hex) {
-  std::vector<std::uint8_t> out;
-  int high = -1;
-  for (const char c : hex) {
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (v < 0) continue;
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(high * 16 + v));
-      high = -1;
-    }
-  }
-  return out;
-}
+using aero::test::from_hex;
 
 const Ipv4Address kGuest{{10, 0, 2, 15}};
 const Ipv4Address kServer{{93, 184, 216, 34}};
