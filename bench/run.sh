@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target bench_codecs
-build/release/bench/bench_codecs --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+cmake --build --preset release -j "$(nproc)" --target bench_codecs bench_stack
+for bench in bench_codecs bench_stack; do
+  build/release/bench/$bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+done
