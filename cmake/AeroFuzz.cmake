@@ -1,4 +1,4 @@
-# aero_add_fuzzer(NAME SOURCE LIBS...)
+# aero_add_fuzzer(NAME SOURCE LIBS... [SMOKE_RUNS N])
 #
 # One libFuzzer target per decoder (architecture habit 6). Each target gets:
 #   * the executable fuzz_<NAME>, built with -fsanitize=fuzzer (plus ASan/UBSan from the preset);
@@ -13,11 +13,16 @@ set(AERO_FUZZ_SMOKE_RUNS 20000 CACHE STRING "Executions per fuzzer in the test r
 set(AERO_FUZZ_CORPUS_DIR "${CMAKE_SOURCE_DIR}/fuzz/corpus")
 
 function(aero_add_fuzzer name source)
+  cmake_parse_arguments(ARG "" "SMOKE_RUNS" "" ${ARGN})
+  set(runs ${AERO_FUZZ_SMOKE_RUNS})
+  if(ARG_SMOKE_RUNS)
+    set(runs ${ARG_SMOKE_RUNS})  # for targets whose single execution is expensive
+  endif()
   set(target fuzz_${name})
   add_executable(${target} ${source})
   target_compile_options(${target} PRIVATE -fsanitize=fuzzer)
   target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(${target} PRIVATE ${ARGN} aero_warnings)
+  target_link_libraries(${target} PRIVATE ${ARG_UNPARSED_ARGUMENTS} aero_warnings)
   set(seeds "${AERO_FUZZ_CORPUS_DIR}/${name}")
   if(NOT IS_DIRECTORY "${seeds}")
     message(FATAL_ERROR "fuzzer ${name} has no seed corpus at ${seeds}")
@@ -27,7 +32,7 @@ function(aero_add_fuzzer name source)
     COMMAND ${CMAKE_COMMAND} -E env
       "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1"
       "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
-      $<TARGET_FILE:${target}> -runs=${AERO_FUZZ_SMOKE_RUNS} -max_len=4096
+      $<TARGET_FILE:${target}> -runs=${runs} -max_len=4096
       -seed=1 "${scratch}" "${seeds}")
   set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)
   file(MAKE_DIRECTORY "${scratch}")
