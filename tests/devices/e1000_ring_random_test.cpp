@@ -1,9 +1,11 @@
 // Randomized E1000 ring exercise: random ring sizes, buffer sizes, tail movements and frame
 // sizes. Every frame offered to RX is delivered to the guest exactly once, in order, or
 // dropped with a counted reason; every TX frame reaches the backend exactly once.
-// The unit tier runs 10^5 steps; the long tier runs 10^7 (AERO_RING_ITERATIONS).
+// The unit tier runs 10^5 steps; the long tier runs 8*10^7 (AERO_RING_ITERATIONS), enough for
+// more than 10^7 frames each way.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include <deque>
@@ -110,6 +112,9 @@ TEST(E1000RingRandom, EveryFrameOnceOrCountedDrop) {
   EXPECT_EQ(c.tx_frames, tx_sent);
   EXPECT_GT(accepted, 1000U);
   EXPECT_GT(c.rx_hold, 0U);
+  std::printf("ring test: %d steps, %llu frames received (%llu dropped with a reason), %llu sent\n",
+              count, static_cast<unsigned long long>(accepted),
+              static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(tx_sent));
 }
 
 }  // namespace
