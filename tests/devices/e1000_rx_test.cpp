@@ -27,6 +27,20 @@ TEST(E1000Rx, FramesSplitOverDescriptors) {
   EXPECT_EQ(h.nic.counters().rx_frames, 8U);
 }
 
+TEST(E1000Rx, EveryFrameSizeFrom14To16128) {
+  E1000Harness h;
+  h.bring_up(64, 256, RCTL_LPE | (1U << RCTL_BSIZE_SHIFT));  // 1024-byte buffers
+  for (std::size_t size = 14; size <= 16128; ++size) {
+    const Bytes f = ethernet(kOurs, 0x0800, size, static_cast<std::uint8_t>(size * 3));
+    ASSERT_EQ(h.nic.receive(f), RxResult::accepted) << size;
+    auto got = h.next_rx();
+    ASSERT_TRUE(got.has_value()) << size;
+    ASSERT_EQ(got->bytes.size(), std::max<std::size_t>(size, 60)) << size;
+    ASSERT_TRUE(std::equal(f.begin(), f.end(), got->bytes.begin())) << size;
+  }
+  EXPECT_EQ(h.nic.counters().rx_frames, 16128U - 14U + 1U);
+}
+
 TEST(E1000Rx, LongFrameNeedsLpe) {
   E1000Harness h;
   h.bring_up();
