@@ -83,18 +83,26 @@ std::optional<std::pair<Ipv4Address, std::uint16_t>> parse_endpoint(std::string_
   return std::pair{*address, static_cast<std::uint16_t>(port)};
 }
 
-}  // namespace
-
-Result<std::vector<StackConfig::StaticName>> parse_static_names(std::string_view variable,
-                                                                std::string_view text) {
-  std::vector<StackConfig::StaticName> out;
+// The entries of a comma-separated list, spaces around them trimmed, empty ones skipped.
+std::vector<std::string_view> list_entries(std::string_view text) {
+  std::vector<std::string_view> out;
   while (!text.empty()) {
     const auto comma = text.find(',');
     std::string_view entry = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
     while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
-    if (entry.empty()) continue;
+    if (!entry.empty()) out.push_back(entry);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<StackConfig::StaticName>> parse_static_names(std::string_view variable,
+                                                                std::string_view text) {
+  std::vector<StackConfig::StaticName> out;
+  for (const std::string_view entry : list_entries(text)) {
     const auto equals = entry.find('=');
     std::string name(entry.substr(0, equals));
     while (!name.empty() && name.back() == '.') name.pop_back();
@@ -114,13 +122,7 @@ Result<std::vector<StackConfig::StaticName>> parse_static_names(std::string_view
 Result<std::vector<StackConfig::Forward>> parse_forward_list(std::string_view variable,
                                                              std::string_view text) {
   std::vector<StackConfig::Forward> out;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    std::string_view entry = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
-    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
-    if (entry.empty()) continue;
+  for (const std::string_view entry : list_entries(text)) {
     const auto equals = entry.find('=');
     const auto from = parse_endpoint(entry.substr(0, equals));
     const auto to = equals == std::string_view::npos ? std::nullopt
