@@ -4,10 +4,16 @@
 #pragma once
 
 #include <cstdint>
-
-#include "aero/stack/config.h"
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "aero/host/stack_runner.h"
+#include "aero/stack/config.h"
+
+namespace CLI {
+class App;
+}
 
 namespace aero::cli {
 
@@ -50,8 +56,19 @@ struct StackOptions {
   bool allow_private = false;
   std::vector<std::string> dns_upstreams;  // ip[:port]
   std::vector<std::string> dns_static;     // name=ipv4
+  std::vector<std::string> tcp_forwards;   // ip:port=ip:port
+  std::vector<std::string> tcp_listens;    // [bind:]host_port:guest_port
+  std::size_t tcp_receive_buffer = 256 * 1024;
+  std::size_t tcp_connections = 1024;
+  double test_loss = 0;
+  double test_reorder = 0;
+  std::string stats_file;  // run: where the session's counters go as JSON at the end
 };
+// The options `stack` and `run` share.
+void add_network_options(CLI::App& command, StackOptions& options);
 int run_stack(const StackOptions& options);
+// The host side of the options; prints the error and returns nullopt when one is invalid.
+std::optional<host::RunOptions> build_run_options(const StackOptions& options);
 // Fills `config` from the options and the AERO_L2_* environment; prints the error and returns
 // 2 when something is invalid.
 int build_stack_config(const StackOptions& options, stack::StackConfig& config);

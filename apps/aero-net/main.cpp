@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   stack_cmd->add_option("--duration", stack_options.duration_seconds,
                         "Stop after this many seconds (default: on SIGINT/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
+  aero::cli::add_network_options(*stack_cmd, stack_options);
   stack_cmd->add_option("--gateway-ip", stack_options.gateway_ip)->capture_default_str();
   stack_cmd->add_option("--dns-ip", stack_options.dns_ip)->capture_default_str();
   stack_cmd->add_option("--guest-ip", stack_options.guest_ip,
@@ -47,26 +48,15 @@ int main(int argc, char** argv) {
   stack_cmd->add_option("--prefix-length", stack_options.prefix_length)
       ->check(CLI::Range(8, 30))
       ->capture_default_str();
-  stack_cmd->add_option("--mtu", stack_options.mtu)->capture_default_str();
   stack_cmd->add_option("--lease-time", stack_options.lease_seconds, "DHCP lease in seconds")
       ->capture_default_str();
   stack_cmd->add_option("--pool-size", stack_options.pool_size, "DHCP pool size")
       ->capture_default_str();
   stack_cmd->add_option("--domain", stack_options.domain, "DHCP domain name (option 15)");
-  stack_cmd->add_option("--udp-forward", stack_options.udp_forwards,
-                        "Send guest UDP for ip:port to another ip:port instead "
-                        "(repeatable; bypasses the address policy, not the port policy)");
-  stack_cmd->add_option("--dns-upstream", stack_options.dns_upstreams,
-                        "Upstream DNS server ip[:port] (repeatable; default: /etc/resolv.conf)");
-  stack_cmd->add_option("--dns-a", stack_options.dns_static,
-                        "Static DNS name=ipv4 for tests and development (repeatable; also AERO_L2_DNS_A)");
-  stack_cmd->add_flag("--allow-private", stack_options.allow_private,
-                      "Let the guest reach private and special-purpose addresses "
-                      "(development only; also AERO_L2_ALLOW_PRIVATE_IPS)");
   stack_cmd->footer(
       "The egress policy also reads AERO_L2_ALLOWED_TCP_PORTS, AERO_L2_ALLOWED_UDP_PORTS,\n"
       "AERO_L2_ALLOWED_DOMAINS, AERO_L2_BLOCKED_DOMAINS, AERO_L2_ALLOWED_CIDRS and\n"
-      "AERO_L2_DENIED_CIDRS; AERO_L2_UDP_FORWARD adds forwards.");
+      "AERO_L2_DENIED_CIDRS; AERO_L2_UDP_FORWARD and AERO_L2_TCP_FORWARD add forwards.");
   stack_cmd->callback([&] {
     if (stack_options.tap.empty() && stack_options.qemu_listen.empty()) {
       throw CLI::ValidationError("stack", "one of --tap or --qemu-listen is required");
@@ -80,15 +70,9 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand(
       "run", "Run a command in a new network namespace networked through a stack session "
              "(needs root)");
-  run_cmd->add_option("--mtu", run_options.mtu)->capture_default_str();
-  run_cmd->add_option("--udp-forward", run_options.udp_forwards,
-                      "Send guest UDP for ip:port to another ip:port instead (repeatable)");
-  run_cmd->add_option("--dns-upstream", run_options.dns_upstreams,
-                        "Upstream DNS server ip[:port] (repeatable; default: /etc/resolv.conf)");
-  run_cmd->add_option("--dns-a", run_options.dns_static,
-                        "Static DNS name=ipv4 for tests and development (repeatable; also AERO_L2_DNS_A)");
-  run_cmd->add_flag("--allow-private", run_options.allow_private,
-                    "Let the command reach private and special-purpose addresses");
+  aero::cli::add_network_options(*run_cmd, run_options);
+  run_cmd->add_option("--stats-file", run_options.stats_file,
+                      "Write the session's counters (JSON) to this file when the command ends");
   run_cmd->footer("Usage: aero-net run [OPTIONS] -- COMMAND [ARGS...]");
   run_cmd->callback([&] { exit_code = aero::cli::run_in_namespace(run_options, run_command); });
 

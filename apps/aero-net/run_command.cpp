@@ -63,6 +63,8 @@ int run_in_namespace(const StackOptions& options, const std::vector<std::string>
   }
   stack::StackConfig config;
   if (int status = build_stack_config(options, config); status != 0) return status;
+  auto built = build_run_options(options);
+  if (!built) return 2;
 
   NamespaceGuard netns{"aero-run-" + std::to_string(::getpid())};
   if (run_program({"ip", "netns", "add", netns.name}) != 0) {
@@ -104,9 +106,8 @@ int run_in_namespace(const StackOptions& options, const std::vector<std::string>
     std::cerr << "error: cannot start " << command[0] << "\n";
     return 2;
   }
-  host::RunOptions run;
+  host::RunOptions run = *built;
   run.watch_pid = pid;
-  run.dns_upstreams = options.dns_upstreams;
   auto report = host::run_on_tap(std::move(*tap), config, run);
   if (!report) {
     std::cerr << "error: " << report.error().message << "\n";
@@ -118,6 +119,10 @@ int run_in_namespace(const StackOptions& options, const std::vector<std::string>
     ::kill(pid, SIGTERM);
     ::waitpid(pid, nullptr, 0);
     return 130;
+  }
+  if (!options.stats_file.empty()) {
+    std::ofstream out(options.stats_file);
+    out << report->session_stats_json << "\n";
   }
   const int status = report->child_status;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -4,11 +4,65 @@
 #include <optional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "aero/host/stack_runner.h"
 #include "aero/host/tap_device.h"
 #include "commands.h"
 
 namespace aero::cli {
+
+void add_network_options(CLI::App& command, StackOptions& options) {
+  command.add_option("--mtu", options.mtu, "Link MTU, 576..65521 (65520 suits TAP and stream)")
+      ->capture_default_str();
+  command.add_option("--udp-forward", options.udp_forwards,
+                     "Send guest UDP for ip:port to another ip:port instead "
+                     "(repeatable; bypasses the address policy, not the port policy)");
+  command.add_option("--tcp-forward", options.tcp_forwards,
+                     "Connect guest TCP for ip:port to another ip:port instead (repeatable; "
+                     "also AERO_L2_TCP_FORWARD)");
+  command.add_option("--tcp-listen", options.tcp_listens,
+                     "Inbound forward [bind:]host_port:guest_port: connections to the host port "
+                     "reach the guest (repeatable; bind defaults to 127.0.0.1)");
+  command.add_option("--tcp-receive-buffer", options.tcp_receive_buffer,
+                     "Bytes of guest data held per TCP connection (its receive window)")
+      ->capture_default_str();
+  command.add_option("--tcp-connections", options.tcp_connections,
+                     "Most TCP connections per session")
+      ->capture_default_str();
+  command.add_option("--dns-upstream", options.dns_upstreams,
+                     "Upstream DNS server ip[:port] (repeatable; default: /etc/resolv.conf)");
+  command.add_option("--dns-a", options.dns_static,
+                     "Static DNS name=ipv4 for tests and development (repeatable; also "
+                     "AERO_L2_DNS_A)");
+  command.add_flag("--allow-private", options.allow_private,
+                   "Let the guest reach private and special-purpose addresses "
+                   "(development only; also AERO_L2_ALLOW_PRIVATE_IPS)");
+  command.add_option("--test-loss", options.test_loss,
+                     "Testing: drop this share (0..1) of frames each way on the guest side")
+      ->check(CLI::Range(0.0, 0.5));
+  command.add_option("--test-reorder", options.test_reorder,
+                     "Testing: swap this share (0..1) of frames with the next one")
+      ->check(CLI::Range(0.0, 0.5));
+}
+
+std::optional<host::RunOptions> build_run_options(const StackOptions& options) {
+  host::RunOptions run;
+  run.dns_upstreams = options.dns_upstreams;
+  run.max_duration =
+      std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
+  run.test_loss = options.test_loss;
+  run.test_reorder = options.test_reorder;
+  for (const auto& text : options.tcp_listens) {
+    auto listen = host::parse_tcp_listen(text);
+    if (!listen) {
+      std::cerr << "error: --tcp-listen: " << listen.error().message << "\n";
+      return std::nullopt;
+    }
+    run.tcp_listens.push_back(*listen);
+  }
+  return run;
+}
 
 int build_stack_config(const StackOptions& options, stack::StackConfig& config) {
   auto parse_ip = [](const std::string& text, const char* flag, Ipv4Address& out) {
@@ -50,6 +104,17 @@ int build_stack_config(const StackOptions& options, stack::StackConfig& config) 
     return 2;
   }
   config.udp_forwards = *parsed;
+  std::string tcp_forwards;
+  if (const char* env = std::getenv("AERO_L2_TCP_FORWARD")) tcp_forwards = env;
+  for (const auto& forward : options.tcp_forwards) tcp_forwards += "," + forward;
+  auto parsed_tcp = stack::parse_forward_list("--tcp-forward/AERO_L2_TCP_FORWARD", tcp_forwards);
+  if (!parsed_tcp) {
+    std::cerr << "error: " << parsed_tcp.error().message << "\n";
+    return 2;
+  }
+  config.tcp_forwards = *parsed_tcp;
+  config.tcp.receive_buffer = options.tcp_receive_buffer;
+  config.tcp.max_connections = options.tcp_connections;
   std::string names;
   if (const char* env = std::getenv("AERO_L2_DNS_A")) names = env;
   for (const auto& name : options.dns_static) names += "," + name;
@@ -70,9 +135,9 @@ int build_stack_config(const StackOptions& options, stack::StackConfig& config) 
 int run_stack(const StackOptions& options) {
   stack::StackConfig config;
   if (int status = build_stack_config(options, config); status != 0) return status;
-  host::RunOptions run;
-  run.dns_upstreams = options.dns_upstreams;
-  run.max_duration = std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
+  auto built = build_run_options(options);
+  if (!built) return 2;
+  const host::RunOptions& run = *built;
   Result<host::RunReport> report = make_error("usage", "");
   if (!options.tap.empty()) {
     auto tap = host::open_tap({options.tap, options.netns, true});

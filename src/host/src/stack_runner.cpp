@@ -11,7 +11,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +45,45 @@ namespace asio = boost::asio;
 namespace {
 
 Instant monotonic_now() { return std::chrono::steady_clock::now(); }
+
+boost::json::object tcp_json(const stack::Session& session) {
+  const auto& t = session.tcp_stats();
+  return {
+      {"connections", session.tcp().connection_count()},
+      {"half_open", session.tcp().half_open_count()},
+      {"buffered_bytes", session.tcp().buffered_bytes()},
+      {"segments_from_guest", t.segments_from_guest},
+      {"segments_to_guest", t.segments_to_guest},
+      {"bytes_from_guest", t.bytes_from_guest},
+      {"bytes_to_guest", t.bytes_to_guest},
+      {"connections_opened", t.connections_opened},
+      {"inbound_opened", t.inbound_opened},
+      {"connections_closed", t.connections_closed},
+      {"connect_refused", t.connect_refused},
+      {"connect_unreachable", t.connect_unreachable},
+      {"connect_timeouts", t.connect_timeouts},
+      {"policy_denied", t.policy_denied},
+      {"table_full", t.table_full},
+      {"half_open_limit", t.half_open_limit},
+      {"time_wait_recycled", t.time_wait_recycled},
+      {"resets_to_guest", t.resets_to_guest},
+      {"resets_from_guest", t.resets_from_guest},
+      {"host_resets", t.host_resets},
+      {"retransmissions", t.retransmissions},
+      {"fast_retransmits", t.fast_retransmits},
+      {"timeouts", t.timeouts},
+      {"persist_probes", t.persist_probes},
+      {"keepalive_probes", t.keepalive_probes},
+      {"keepalive_timeouts", t.keepalive_timeouts},
+      {"out_of_order", t.out_of_order},
+      {"out_of_order_refused", t.out_of_order_refused},
+      {"outside_window", t.outside_window},
+      {"challenge_acks", t.challenge_acks},
+      {"unknown_connection", t.unknown_connection},
+      {"window_probes_answered", t.window_probes_answered},
+      {"zero_windows_advertised", t.zero_windows_advertised},
+  };
+}
 
 std::string stats_json(const stack::Session& session) {
   boost::json::object drops;
@@ -74,6 +116,7 @@ std::string stats_json(const stack::Session& session) {
         {"servfail_upstream", session.dns_stats().servfail_upstream},
         {"rebinding_filtered", session.dns_stats().rebinding_filtered}}},
       {"fragments_to_guest", s.fragments_to_guest},
+      {"tcp", tcp_json(session)},
       {"drops", drops},
       {"dhcp",
        {{"discovers", d.discovers}, {"requests", d.requests}, {"releases", d.releases},
@@ -128,7 +171,7 @@ void arm_stop_conditions(asio::io_context& io, asio::signal_set& signals,
 class SessionDriver : public stack::SessionHost {
  public:
   SessionDriver(asio::io_context& io, RunReport& report, const RunOptions& options)
-      : io_(io), report_(report), timer_(io) {
+      : io_(io), report_(report), options_(options), timer_(io) {
     DnsResolverOptions dns;
     dns.upstreams = options.dns_upstreams;
     auto resolver = DnsResolver::create(io, dns);
@@ -145,11 +188,177 @@ class SessionDriver : public stack::SessionHost {
   stack::Session& session() { return *session_; }
 
   void send_to_guest(ByteSpan frame) override {
-    if (write_frame(frame)) {
-      ++report_.frames_out;
-    } else {
-      ++report_.frames_out_dropped;
+    if (inject_loss()) return;
+    if (!held_to_guest_ && inject_reorder()) {
+      held_to_guest_.emplace(frame.begin(), frame.end());
+      return;
     }
+    write_counted(frame);
+    release_held_frame();
+  }
+
+  // Every frame from the guest enters here (the test switches act on it).
+  void frame_from_guest(ByteSpan frame) {
+    ++report_.frames_in;
+    if (inject_loss()) return;
+    if (!held_from_guest_ && inject_reorder()) {
+      held_from_guest_.emplace(frame.begin(), frame.end());
+      return;
+    }
+    session_->handle_guest_frame(frame, monotonic_now());
+    if (held_from_guest_) {
+      const Bytes held = std::move(*held_from_guest_);
+      held_from_guest_.reset();
+      session_->handle_guest_frame(held, monotonic_now());
+    }
+  }
+
+  // ---- TCP: one socket per connection -------------------------------------------------------
+
+  bool tcp_connect(stack::ConnectionId id, Ipv4Address destination, std::uint16_t port) override {
+    auto socket = std::make_unique<TcpSocket>(io_);
+    boost::system::error_code ec;
+    socket->socket.open(asio::ip::tcp::v4(), ec);
+    if (ec) return false;
+    configure_tcp(*socket);
+    auto* raw = socket.get();
+    tcp_sockets_[id] = std::move(socket);
+    const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4(destination.to_u32()), port);
+    raw->socket.async_connect(endpoint, [this, id](const boost::system::error_code& error) {
+      if (error == asio::error::operation_aborted) return;
+      auto it = tcp_sockets_.find(id);
+      if (it == tcp_sockets_.end()) return;
+      if (error) {
+        stack::TcpConnectError reason = stack::TcpConnectError::other;
+        if (error == asio::error::connection_refused) reason = stack::TcpConnectError::refused;
+        if (error == asio::error::host_unreachable || error == asio::error::network_unreachable) {
+          reason = stack::TcpConnectError::unreachable;
+        }
+        if (error == asio::error::timed_out) reason = stack::TcpConnectError::timeout;
+        discard_tcp(id);
+        session_->handle_tcp_connect_failed(id, reason, monotonic_now());
+      } else {
+        start_peek_mode(*it->second);
+        session_->handle_tcp_connected(id, monotonic_now());
+      }
+      rearm_timer();
+    });
+    return true;
+  }
+
+  std::optional<std::size_t> tcp_write(stack::ConnectionId id, ByteSpan first,
+                                       ByteSpan second) override {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return std::nullopt;
+    TcpSocket& s = *it->second;
+    std::array<iovec, 2> parts{iovec{const_cast<std::uint8_t*>(first.data()), first.size()},  // NOLINT
+                               iovec{const_cast<std::uint8_t*>(second.data()), second.size()}};  // NOLINT
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = second.empty() ? 1 : 2;
+    const ssize_t n = ::sendmsg(s.socket.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    std::size_t written = 0;
+    if (n >= 0) {
+      written = static_cast<std::size_t>(n);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return std::nullopt;
+    }
+    if (written < first.size() + second.size()) wait_tcp_writable(id, s);
+    return written;
+  }
+
+  stack::TcpRead tcp_peek(stack::ConnectionId id, std::size_t offset,
+                          std::span<std::uint8_t> out) override {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return {0, stack::TcpReadStatus::reset};
+    TcpSocket& s = *it->second;
+    const int fd = s.socket.native_handle();
+    if (s.kernel_peek) {
+      // The kernel keeps the data until tcp_consume(); SO_PEEK_OFF says where to read.
+      if (s.peek_offset != offset) {
+        const int value = static_cast<int>(offset);
+        if (::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &value, sizeof value) != 0) {
+          return {0, stack::TcpReadStatus::reset};
+        }
+        s.peek_offset = offset;
+      }
+      const ssize_t n = ::recv(fd, out.data(), out.size(), MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {
+        s.peek_offset += static_cast<std::size_t>(n);
+        return {static_cast<std::size_t>(n), stack::TcpReadStatus::data};
+      }
+      if (n == 0) return {0, stack::TcpReadStatus::eof};
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_tcp_readable(id, s);
+        return {0, stack::TcpReadStatus::would_block};
+      }
+      return {0, stack::TcpReadStatus::reset};
+    }
+    // Ring mode: bytes read from the socket stay in the ring until the guest acknowledges them.
+    if (offset >= s.ring_used && !s.eof) fill_ring(s);
+    if (s.error) return {0, stack::TcpReadStatus::reset};
+    if (offset < s.ring_used) {
+      const std::size_t n = std::min(out.size(), s.ring_used - offset);
+      const std::size_t start = (s.ring_head + offset) % s.ring_capacity;
+      const std::size_t first = std::min(n, s.ring_capacity - start);
+      std::memcpy(out.data(), s.ring.get() + start, first);
+      std::memcpy(out.data() + first, s.ring.get(), n - first);
+      return {n, stack::TcpReadStatus::data};
+    }
+    if (s.eof) return {0, stack::TcpReadStatus::eof};
+    if (s.ring_used < s.ring_capacity) wait_tcp_readable(id, s);
+    return {0, stack::TcpReadStatus::would_block};
+  }
+
+  void tcp_consume(stack::ConnectionId id, std::size_t bytes) override {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return;
+    TcpSocket& s = *it->second;
+    if (s.kernel_peek) {
+      // MSG_TRUNC on a TCP socket discards without copying; the kernel moves the peek offset
+      // back by the same amount.
+      std::size_t left = bytes;
+      while (left != 0) {
+        const ssize_t n = ::recv(s.socket.native_handle(), nullptr, left, MSG_TRUNC | MSG_DONTWAIT);
+        if (n <= 0) break;
+        left -= static_cast<std::size_t>(n);
+      }
+      s.peek_offset -= std::min(s.peek_offset, bytes - left);
+      return;
+    }
+    bytes = std::min(bytes, s.ring_used);
+    s.ring_head = (s.ring_head + bytes) % std::max<std::size_t>(s.ring_capacity, 1);
+    s.ring_used -= bytes;
+    // Room again: if the socket had data waiting for it, the engine will ask when it next peeks.
+  }
+
+  void tcp_shutdown_write(stack::ConnectionId id) override {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return;
+    ::shutdown(it->second->socket.native_handle(), SHUT_WR);
+  }
+
+  void tcp_close(stack::ConnectionId id, bool abort) override {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return;
+    if (abort) {
+      // SO_LINGER with a zero timeout: close() sends RST (the guest reset its side).
+      const linger hard{1, 0};
+      ::setsockopt(it->second->socket.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+    discard_tcp(id);
+  }
+
+  // An inbound forward accepted `socket` for the guest's `guest_port`.
+  void accept_inbound(asio::ip::tcp::socket socket, std::uint16_t guest_port) {
+    const auto id = session_->open_tcp_inbound(guest_port, monotonic_now());
+    if (!id) return;  // the socket closes as it goes out of scope
+    auto s = std::make_unique<TcpSocket>(io_);
+    s->socket = std::move(socket);
+    configure_tcp(*s);
+    start_peek_mode(*s);
+    tcp_sockets_[*id] = std::move(s);
+    rearm_timer();
   }
 
   bool udp_open(stack::FlowId id, Ipv4Address destination, std::uint16_t port) override {
@@ -262,6 +471,7 @@ class SessionDriver : public stack::SessionHost {
 
   // Call after the session handled an event: keeps the one timer at the earliest deadline.
   void rearm_timer() {
+    release_held_frame();
     const auto deadline = session_->next_deadline();
     if (!deadline || (armed_ && *deadline >= armed_at_)) return;
     armed_ = true;
@@ -286,6 +496,115 @@ class SessionDriver : public stack::SessionHost {
   }
 
  private:
+  struct TcpSocket {
+    explicit TcpSocket(asio::io_context& io) : socket(io) {}
+    asio::ip::tcp::socket socket;
+    bool read_wait = false;
+    bool write_wait = false;
+    bool kernel_peek = false;
+    std::size_t peek_offset = 0;
+    // Ring mode.
+    std::unique_ptr<std::uint8_t[]> ring;
+    std::size_t ring_capacity = 0;
+    std::size_t ring_head = 0;
+    std::size_t ring_used = 0;
+    bool eof = false;
+    bool error = false;
+  };
+
+  void configure_tcp(TcpSocket& s) {
+    boost::system::error_code ignored;
+    s.socket.non_blocking(true, ignored);
+    s.socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    s.socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    if (options_.tcp_socket_buffer > 0) {
+      s.socket.set_option(asio::socket_base::receive_buffer_size(options_.tcp_socket_buffer), ignored);
+      s.socket.set_option(asio::socket_base::send_buffer_size(options_.tcp_socket_buffer), ignored);
+    }
+  }
+
+  void start_peek_mode(TcpSocket& s) {
+    const int zero = 0;
+    s.kernel_peek = ::setsockopt(s.socket.native_handle(), SOL_SOCKET, SO_PEEK_OFF, &zero,
+                                 sizeof zero) == 0;
+    if (!s.kernel_peek) s.ring_capacity = std::max<std::size_t>(options_.tcp_send_ring, 4096);
+  }
+
+  void fill_ring(TcpSocket& s) {
+    if (!s.ring) s.ring = std::make_unique<std::uint8_t[]>(s.ring_capacity);
+    while (s.ring_used < s.ring_capacity) {
+      const std::size_t tail = (s.ring_head + s.ring_used) % s.ring_capacity;
+      const std::size_t room = std::min(s.ring_capacity - s.ring_used, s.ring_capacity - tail);
+      const ssize_t n = ::recv(s.socket.native_handle(), s.ring.get() + tail, room, MSG_DONTWAIT);
+      if (n > 0) {
+        s.ring_used += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0) {
+        s.eof = true;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        s.error = true;
+      }
+      break;
+    }
+  }
+
+  void wait_tcp_readable(stack::ConnectionId id, TcpSocket& s) {
+    if (s.read_wait) return;
+    s.read_wait = true;
+    s.socket.async_wait(asio::socket_base::wait_read, [this, id](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto it = tcp_sockets_.find(id);
+      if (it == tcp_sockets_.end()) return;
+      it->second->read_wait = false;
+      session_->handle_tcp_readable(id, monotonic_now());
+      rearm_timer();
+    });
+  }
+
+  void wait_tcp_writable(stack::ConnectionId id, TcpSocket& s) {
+    if (s.write_wait) return;
+    s.write_wait = true;
+    s.socket.async_wait(asio::socket_base::wait_write, [this, id](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto it = tcp_sockets_.find(id);
+      if (it == tcp_sockets_.end()) return;
+      it->second->write_wait = false;
+      session_->handle_tcp_writable(id, monotonic_now());
+      rearm_timer();
+    });
+  }
+
+  void discard_tcp(stack::ConnectionId id) {
+    auto it = tcp_sockets_.find(id);
+    if (it == tcp_sockets_.end()) return;
+    boost::system::error_code ignored;
+    it->second->socket.close(ignored);  // pending waits complete with operation_aborted
+    closing_tcp_.push_back(std::move(it->second));
+    tcp_sockets_.erase(it);
+    asio::post(io_, [this] { closing_tcp_.clear(); });
+  }
+
+  void write_counted(ByteSpan frame) {
+    if (write_frame(frame)) {
+      ++report_.frames_out;
+    } else {
+      ++report_.frames_out_dropped;
+    }
+  }
+
+  void release_held_frame() {
+    if (!held_to_guest_) return;
+    const Bytes held = std::move(*held_to_guest_);
+    held_to_guest_.reset();
+    write_counted(held);
+  }
+
+  bool inject_loss() { return options_.test_loss > 0 && chance_(random_) < options_.test_loss; }
+  bool inject_reorder() {
+    return options_.test_reorder > 0 && chance_(random_) < options_.test_reorder;
+  }
+
   struct EchoSocket {
     EchoSocket(asio::io_context& io, int fd, bool is_raw, std::uint16_t id)
         : descriptor(io, fd), raw(is_raw), identifier(id) {}
@@ -344,7 +663,14 @@ class SessionDriver : public stack::SessionHost {
 
   asio::io_context& io_;
   RunReport& report_;
+  const RunOptions& options_;
   asio::steady_timer timer_;
+  std::unordered_map<stack::ConnectionId, std::unique_ptr<TcpSocket>> tcp_sockets_;
+  std::vector<std::unique_ptr<TcpSocket>> closing_tcp_;
+  std::optional<Bytes> held_to_guest_;
+  std::optional<Bytes> held_from_guest_;
+  std::mt19937_64 random_{0x5EED};
+  std::uniform_real_distribution<double> chance_{0.0, 1.0};
   bool armed_ = false;
   Instant armed_at_{};
   std::unordered_map<stack::FlowId, std::unique_ptr<asio::ip::udp::socket>> sockets_;
@@ -355,6 +681,51 @@ class SessionDriver : public stack::SessionHost {
   std::array<std::uint8_t, 65536> datagram_{};
   std::unique_ptr<DnsResolver> resolver_;
   std::optional<stack::Session> session_;
+};
+
+// Listens for the inbound TCP forwards; each accepted socket goes to the session current() names
+// (none: the socket is closed).
+class TcpListeners {
+ public:
+  TcpListeners(asio::io_context& io, const RunOptions& options,
+               std::function<SessionDriver*()> current)
+      : io_(io), current_(std::move(current)) {
+    for (const auto& listen : options.tcp_listens) {
+      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+      boost::system::error_code ec;
+      const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(listen.bind, ec),
+                                             listen.host_port);
+      if (!ec) acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        error_ = "cannot listen on " + listen.bind + ":" + std::to_string(listen.host_port) +
+                 ": " + ec.message();
+        return;
+      }
+      accept(*acceptor, listen.guest_port);
+      acceptors_.push_back(std::move(acceptor));
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  void accept(asio::ip::tcp::acceptor& acceptor, std::uint16_t guest_port) {
+    acceptor.async_accept([this, &acceptor, guest_port](const boost::system::error_code& ec,
+                                                        asio::ip::tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        if (SessionDriver* driver = current_()) driver->accept_inbound(std::move(socket), guest_port);
+      }
+      accept(acceptor, guest_port);
+    });
+  }
+
+  asio::io_context& io_;
+  std::function<SessionDriver*()> current_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::string error_;
 };
 
 class TapDriver final : public SessionDriver {
@@ -376,6 +747,43 @@ class TapDriver final : public SessionDriver {
 
 }  // namespace
 
+Result<RunOptions::TcpListen> parse_tcp_listen(std::string_view text) {
+  // [bind:]host_port:guest_port
+  RunOptions::TcpListen listen;
+  const auto last = text.rfind(':');
+  if (last == std::string_view::npos) {
+    return make_error("bad_config", "tcp listen must be [bind:]host_port:guest_port");
+  }
+  std::string_view head = text.substr(0, last);
+  const std::string_view guest = text.substr(last + 1);
+  std::string_view host = head;
+  if (const auto colon = head.rfind(':'); colon != std::string_view::npos) {
+    listen.bind = std::string(head.substr(0, colon));
+    host = head.substr(colon + 1);
+  }
+  auto port = [](std::string_view digits) -> std::optional<std::uint16_t> {
+    if (digits.empty() || digits.size() > 5) return std::nullopt;
+    unsigned value = 0;
+    for (char ch : digits) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (value == 0 || value > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+  };
+  const auto host_port = port(host);
+  const auto guest_port = port(guest);
+  boost::system::error_code ec;
+  asio::ip::make_address_v4(listen.bind, ec);
+  if (!host_port || !guest_port || ec) {
+    return make_error("bad_config", "tcp listen must be [ipv4:]host_port:guest_port, got " +
+                                        std::string(text));
+  }
+  listen.host_port = *host_port;
+  listen.guest_port = *guest_port;
+  return listen;
+}
+
 Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& config,
                              const RunOptions& options) {
   if (auto valid = config.validate(); !valid) return valid.error();
@@ -384,6 +792,8 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
   asio::posix::stream_descriptor descriptor(io, tap.release());
   TapDriver driver(io, descriptor.native_handle(), config, report, options);
   stack::Session& session = driver.session();
+  TcpListeners listeners(io, options, [&driver]() -> SessionDriver* { return &driver; });
+  if (!listeners.error().empty()) return make_error("listen", listeners.error());
   Bytes buffer(options.max_frame + 1);
 
   std::function<void()> wait_readable = [&] {
@@ -395,10 +805,8 @@ Result<RunReport> run_on_tap(FileDescriptor tap, const stack::StackConfig& confi
                               const ssize_t n =
                                   ::read(descriptor.native_handle(), buffer.data(), buffer.size());
                               if (n <= 0) break;
-                              ++report.frames_in;
-                              session.handle_guest_frame(
-                                  ByteSpan(buffer).first(static_cast<std::size_t>(n)),
-                                  monotonic_now());
+                              driver.frame_from_guest(
+                                  ByteSpan(buffer).first(static_cast<std::size_t>(n)));
                             }
                             driver.rearm_timer();
                             wait_readable();
@@ -450,10 +858,8 @@ class StreamPeer final : public SessionDriver {
     socket_.async_read_some(asio::buffer(input_), [this](const boost::system::error_code& ec,
                                                          std::size_t n) {
       if (ec) return close();
-      auto status = decoder_.push(ByteSpan(input_).first(n), [this](ByteSpan frame) {
-        ++report_.frames_in;
-        session().handle_guest_frame(frame, monotonic_now());
-      });
+      auto status = decoder_.push(ByteSpan(input_).first(n),
+                                  [this](ByteSpan frame) { frame_from_guest(frame); });
       if (!status) return close();  // a broken length prefix cannot be resynchronised
       rearm_timer();
       read();
@@ -533,6 +939,8 @@ Result<RunReport> run_on_qemu_stream(const std::string& address, const stack::St
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return make_error("listen", "cannot listen on " + address + ": " + ec.message());
     std::unique_ptr<StreamPeer<asio::local::stream_protocol::socket>> peer;
+    TcpListeners listeners(io, options, [&peer]() -> SessionDriver* { return peer.get(); });
+    if (!listeners.error().empty()) return make_error("listen", listeners.error());
     serve(io, acceptor, config, options, report, peer, last_stats);
     finish(peer);
     std::filesystem::remove(path, ec);
@@ -556,6 +964,8 @@ Result<RunReport> run_on_qemu_stream(const std::string& address, const stack::St
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return make_error("listen", "cannot listen on " + address + ": " + ec.message());
     std::unique_ptr<StreamPeer<asio::ip::tcp::socket>> peer;
+    TcpListeners listeners(io, options, [&peer]() -> SessionDriver* { return peer.get(); });
+    if (!listeners.error().empty()) return make_error("listen", listeners.error());
     serve(io, acceptor, config, options, report, peer, last_stats);
     finish(peer);
     return report;

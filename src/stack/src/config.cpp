@@ -64,6 +64,18 @@ Result<void> StackConfig::validate() const {
   if (dns_timeout.count() <= 0) return bad("dns_timeout must be positive");
   if (auto limits = reassembly.validate(); !limits) return bad("reassembly: " + limits.error().message);
   if (udp_idle_timeout.count() <= 0) return bad("udp_idle_timeout must be positive");
+  if (tcp.max_connections > 65535) return bad("tcp.max_connections must be 0..65535");
+  if (tcp.receive_buffer < 4096 || tcp.receive_buffer > (1U << 30)) {
+    return bad("tcp.receive_buffer must be 4 KiB .. 1 GiB");
+  }
+  if (tcp.connect_timeout.count() <= 0) return bad("tcp.connect_timeout must be positive");
+  if (tcp.min_rto.count() <= 0 || tcp.min_rto > tcp.max_rto || tcp.initial_rto < tcp.min_rto) {
+    return bad("tcp retransmission timeouts must satisfy 0 < min_rto <= initial_rto, max_rto");
+  }
+  if (tcp.time_wait.count() < 0 || tcp.keepalive_idle.count() <= 0 ||
+      tcp.keepalive_interval.count() <= 0) {
+    return bad("tcp timers must be positive");
+  }
   return {};
 }
 

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "aero/wire/checksum.h"
 #include "aero/wire/dhcp.h"
+#include "aero/wire/tcp.h"
 
 namespace aero::stack {
 
@@ -21,7 +23,8 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Drop::count_)> k
     "bad_udp_checksum",   "malformed_icmp",    "bad_icmp_checksum",     "malformed_dhcp",
     "unhandled_icmp",     "unhandled_protocol", "no_forwarding",         "not_forwardable",
     "policy_denied",      "udp_flow_limit",    "udp_open_failed",       "udp_send_failed",
-    "udp_reply_unknown_flow", "echo_flow_limit", "echo_open_failed",
+    "udp_reply_unknown_flow", "echo_flow_limit", "echo_open_failed", "malformed_tcp",
+    "bad_tcp_checksum",   "tcp_to_gateway",
 };
 
 }  // namespace
@@ -40,6 +43,7 @@ Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
       echo_flows_(config_.max_echo_flows, config_.echo_idle_timeout),
       reassembler_(config_.reassembly),
       dns_(config_, policy_),
+      tcp_(config_.tcp, config_.mtu, host, *this),
       tx_(kMaxFrame),
       fragment_(wire::kEthernetHeaderLength + config_.mtu) {
   announce_gateway();
@@ -102,6 +106,7 @@ void Session::handle_ipv4(const wire::EthernetFrame& frame, Instant now) {
   if (!packet->checksum_ok()) return drop(Drop::bad_ipv4_checksum);
   if (frame.source().is_unicast() && packet->source() != Ipv4Address{}) {
     guest_mac_ = frame.source();
+    if (config_.in_subnet(packet->source())) guest_ip_ = packet->source();
   }
   if (packet->is_fragment()) {
     const auto outcome = reassembler_.add(*packet, now);
@@ -125,6 +130,7 @@ void Session::dispatch_ipv4(const wire::Ipv4Packet& packet, Instant now) {
       return drop(Drop::not_forwardable);  // multicast, class E, or another host on the link
     }
     if (packet.protocol() == wire::kIpProtocolIcmp) return handle_icmp(packet, now);
+    if (packet.protocol() == wire::kIpProtocolTcp) return handle_tcp(packet, now);
     if (packet.protocol() == wire::kIpProtocolUdp) {
       auto udp = wire::UdpPacket::parse(packet.payload());
       if (!udp) return drop(Drop::malformed_udp);
@@ -136,6 +142,9 @@ void Session::dispatch_ipv4(const wire::Ipv4Packet& packet, Instant now) {
   switch (packet.protocol()) {
     case wire::kIpProtocolIcmp: return handle_icmp(packet, now);
     case wire::kIpProtocolUdp: return handle_udp(packet, now);
+    case wire::kIpProtocolTcp:
+      if (config_.owns(destination)) return handle_tcp(packet, now);
+      return drop(Drop::unhandled_protocol);
     default: return drop(Drop::unhandled_protocol);
   }
 }
@@ -295,6 +304,7 @@ void Session::poll(Instant now) {
   });
   echo_flows_.expire(now, [this](FlowId id) { host_.icmp_close(id); });
   reassembler_.expire(now);
+  tcp_.poll(now);
   const auto area = payload_area().subspan(wire::kUdpHeaderLength);
   dns_.expire(now, area, [this](const DnsForwarder::Answer& answer) {
     send_dns_to_guest(answer.client, answer.length);
@@ -305,10 +315,75 @@ std::optional<Instant> Session::next_deadline() const {
   std::optional<Instant> earliest;
   for (const auto& candidate :
        {udp_nat_.next_deadline(), echo_flows_.next_deadline(), dns_.next_deadline(),
-        reassembler_.next_deadline()}) {
+        reassembler_.next_deadline(), tcp_.next_deadline()}) {
     if (candidate && (!earliest || *candidate < *earliest)) earliest = candidate;
   }
   return earliest;
+}
+
+void Session::handle_tcp(const wire::Ipv4Packet& packet, Instant now) {
+  auto segment = wire::TcpPacket::parse(packet.payload());
+  if (!segment) return drop(Drop::malformed_tcp);
+  if (!segment->checksum_ok(packet.source(), packet.destination())) {
+    return drop(Drop::bad_tcp_checksum);
+  }
+  if (!guest_mac_) return drop(Drop::malformed_tcp);  // cannot answer
+  TcpEngine::Admission admission;
+  if (config_.owns(packet.destination())) {
+    // No service listens on the gateway: every segment is refused as by a closed port.
+    drop(Drop::tcp_to_gateway);
+  } else if (segment->syn() && !segment->ack()) {
+    const Ipv4Address destination = packet.destination();
+    const std::uint16_t port = segment->destination_port();
+    const auto forward = std::find_if(
+        config_.tcp_forwards.begin(), config_.tcp_forwards.end(),
+        [&](const auto& f) { return f.guest_ip == destination && f.guest_port == port; });
+    if (forward != config_.tcp_forwards.end()) {
+      admission.allowed = policy_.check_tcp_port(port).allowed;
+      admission.target = forward->target_ip;
+      admission.target_port = forward->target_port;
+    } else {
+      admission.allowed = policy_.check_tcp(destination, port).allowed;
+      admission.target = destination;
+      admission.target_port = port;
+    }
+    if (!admission.allowed && !tcp_.find({packet.source(), segment->source_port(), destination,
+                                          port})) {
+      drop(Drop::policy_denied);
+    }
+  }
+  tcp_.handle_segment(packet.source(), packet.destination(), *segment, admission, now);
+}
+
+void Session::send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length) {
+  if (!guest_mac_) return;
+  send_ipv4(*guest_mac_, source, destination, wire::kIpProtocolTcp, length);
+}
+
+void Session::send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequence,
+                                   std::uint8_t code) {
+  // The quote of the guest's SYN: its IPv4 header and first 8 bytes (RFC 792), rebuilt.
+  std::array<std::uint8_t, wire::kIpv4MinHeaderLength + 8> quoted{};
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtocolTcp;
+  ip.ttl = 64;
+  ip.source = tuple.guest_ip;
+  ip.destination = tuple.remote_ip;
+  ip.payload_length = 8;
+  if (!ip.emit(quoted)) return;
+  std::span<std::uint8_t> tcp_part = std::span(quoted).subspan(wire::kIpv4MinHeaderLength);
+  wire::store_be16(tcp_part, 0, tuple.guest_port);
+  wire::store_be16(tcp_part, 2, tuple.remote_port);
+  wire::store_be32(tcp_part, 4, syn_sequence);
+  auto offending = wire::Ipv4Packet::parse(quoted);
+  if (!offending) return;
+  send_icmp_unreachable(*offending, code);
+}
+
+std::optional<ConnectionId> Session::open_tcp_inbound(std::uint16_t guest_port, Instant now) {
+  if (!guest_mac_) return std::nullopt;
+  const Ipv4Address guest = guest_ip_.value_or(config_.guest_ip);
+  return tcp_.open_inbound(guest, guest_port, config_.gateway_ip, now);
 }
 
 void Session::handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp,

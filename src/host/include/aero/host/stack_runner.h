@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aero/base/result.h"
@@ -26,7 +27,28 @@ struct RunOptions {
   int watch_pid = -1;
   // Upstream DNS servers for the forwarder ("ip" or "ip:port"); empty: /etc/resolv.conf.
   std::vector<std::string> dns_upstreams;
+
+  // Inbound TCP forwards: connections to bind:host_port reach the guest's guest_port.
+  struct TcpListen {
+    std::string bind = "127.0.0.1";
+    std::uint16_t host_port = 0;
+    std::uint16_t guest_port = 0;
+  };
+  std::vector<TcpListen> tcp_listens;
+
+  // Bytes of guest-bound data a connection holds for retransmission when the kernel cannot
+  // keep it (no SO_PEEK_OFF for TCP before Linux 6.9), and the socket buffer sizes asked for.
+  std::size_t tcp_send_ring = 1024 * 1024;
+  int tcp_socket_buffer = 2 * 1024 * 1024;
+
+  // Test switches: drop and reorder this share (0..1) of the frames in each direction on the
+  // guest's side of the session, to exercise loss recovery with real guests.
+  double test_loss = 0;
+  double test_reorder = 0;
 };
+
+// Parses "[bind:]host_port:guest_port".
+Result<RunOptions::TcpListen> parse_tcp_listen(std::string_view text);
 
 struct RunReport {
   std::uint64_t frames_in = 0;

@@ -17,6 +17,7 @@
 #include "aero/stack/address_ranges.h"
 #include "aero/stack/egress_policy.h"
 #include "aero/stack/ipv4_reassembler.h"
+#include "aero/stack/tcp_engine.h"
 #include "aero/wire/dhcp.h"
 #include "aero/wire/mac_address.h"
 
@@ -62,6 +63,10 @@ struct StackConfig {
     friend bool operator==(const Forward&, const Forward&) = default;
   };
   std::vector<Forward> udp_forwards;
+  std::vector<Forward> tcp_forwards;  // AERO_L2_TCP_FORWARD, the same rules for TCP
+
+  // TCP termination (tcp_engine.h).
+  TcpConfig tcp;
 
   // The DNS forwarder at dns_ip.
   std::size_t max_pending_dns = 1024;         // AERO_L2_STACK_MAX_PENDING_DNS

@@ -30,7 +30,9 @@
 //   Fragments from the guest are reassembled (bounded by StackConfig::reassembly) before any of
 //             the above; malformed, overlapping or excess fragments are dropped and counted.
 //
-// TCP beyond the gateway is counted as dropped until the TCP endpoint is in place.
+//   TCP       to destinations beyond the gateway ends in TcpEngine (tcp_engine.h), one host
+//             socket per connection; the egress policy (or a TCP forward) decides at the SYN.
+//             TCP to the gateway's own addresses is answered with RST: no service listens.
 #pragma once
 
 #include <array>
@@ -46,6 +48,7 @@
 #include "aero/stack/dns_forwarder.h"
 #include "aero/stack/egress_policy.h"
 #include "aero/stack/ipv4_reassembler.h"
+#include "aero/stack/tcp_engine.h"
 #include "aero/stack/udp_nat.h"
 #include "aero/wire/arp.h"
 #include "aero/wire/ethernet.h"
@@ -58,7 +61,7 @@ namespace aero::stack {
 
 // The session's view of the world outside it. The socket operations have defaults for hosts
 // without sockets (a session on such a host forwards nothing and counts it).
-class SessionHost {
+class SessionHost : public TcpSocketHost {
  public:
   virtual ~SessionHost() = default;
   // A frame for the guest; `frame` is valid only during the call.
@@ -109,6 +112,9 @@ enum class Drop : std::uint8_t {
   udp_reply_unknown_flow,
   echo_flow_limit,
   echo_open_failed,
+  malformed_tcp,
+  bad_tcp_checksum,
+  tcp_to_gateway,  // answered with RST
   count_,
 };
 std::string_view drop_name(Drop reason);
@@ -132,7 +138,7 @@ struct SessionStats {
   std::uint64_t dropped(Drop reason) const { return drops[static_cast<std::size_t>(reason)]; }
 };
 
-class Session {
+class Session final : private TcpSegmentSink {
  public:
   // `config` must have passed validate(); the session keeps its own copy. `host` must outlive
   // the session. Announces the gateway to the guest.
@@ -155,7 +161,19 @@ class Session {
   void handle_dns_response(QueryId id, ByteSpan response, Instant now);
   void handle_dns_failure(QueryId id, Instant now);
 
-  // Runs the timers due at `now` (UDP flow expiry, DNS timeouts); the next one is
+  // TCP host socket events (see TcpSocketHost).
+  void handle_tcp_connected(ConnectionId id, Instant now) { tcp_.handle_connected(id, now); }
+  void handle_tcp_connect_failed(ConnectionId id, TcpConnectError error, Instant now) {
+    tcp_.handle_connect_failed(id, error, now);
+  }
+  void handle_tcp_readable(ConnectionId id, Instant now) { tcp_.handle_readable(id, now); }
+  void handle_tcp_writable(ConnectionId id, Instant now) { tcp_.handle_writable(id, now); }
+  // A host peer connected to an inbound forward for guest port `guest_port`: the connection
+  // reaches the guest from the gateway address. nullopt when the guest has no address yet or
+  // the table is full.
+  std::optional<ConnectionId> open_tcp_inbound(std::uint16_t guest_port, Instant now);
+
+  // Runs the timers due at `now` (UDP flow expiry, DNS timeouts, TCP); the next one is
   // next_deadline().
   void poll(Instant now);
   std::optional<Instant> next_deadline() const;
@@ -163,6 +181,8 @@ class Session {
   const SessionStats& stats() const { return stats_; }
   const DhcpStats& dhcp_stats() const { return dhcp_.stats(); }
   const DnsStats& dns_stats() const { return dns_.stats(); }
+  const TcpStats& tcp_stats() const { return tcp_.stats(); }
+  const TcpEngine& tcp() const { return tcp_; }
   const Ipv4ReassemblyStats& reassembly_stats() const { return reassembler_.stats(); }
   std::size_t reassembly_bytes_buffered() const { return reassembler_.bytes_buffered(); }
   std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
@@ -175,6 +195,13 @@ class Session {
   void forward_echo(const wire::Ipv4Packet& packet, const wire::Icmpv4Packet& icmp, Instant now);
   void handle_udp(const wire::Ipv4Packet& packet, Instant now);
   void handle_dhcp(ByteSpan payload, Instant now);
+  void handle_tcp(const wire::Ipv4Packet& packet, Instant now);
+
+  // TcpSegmentSink
+  std::span<std::uint8_t> tcp_segment_area() override { return payload_area(); }
+  void send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length) override;
+  void send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequence,
+                            std::uint8_t code) override;
   void handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
   // Sends the DNS message at payload_area() + 8 from dns_ip:53 to the client.
   void send_dns_to_guest(const DnsClient& client, std::size_t length);
@@ -202,7 +229,9 @@ class Session {
   UdpNat echo_flows_;
   Ipv4Reassembler reassembler_;  // key: guest address, echo identifier (as the port), destination
   DnsForwarder dns_;
+  TcpEngine tcp_;
   std::optional<wire::MacAddress> guest_mac_;
+  std::optional<Ipv4Address> guest_ip_;  // the guest's source address, once seen
   std::uint16_t next_ip_id_ = 1;
   SessionStats stats_;
   Bytes tx_;        // one outgoing frame at a time; allocated once
