@@ -196,6 +196,10 @@ TcpEngine::Connection* TcpEngine::create(const TcpTuple& tuple, Instant now) {
 void TcpEngine::set_state(Connection& c, TcpState state) {
   const bool was_half_open = c.half_open();
   c.state = state;
+  if (state == TcpState::established) {
+    const std::uint32_t mss = to_u32(max_data(c, wire::kTcpAck));
+    c.cwnd = std::min(10 * mss, std::max(2 * mss, 14600U));  // RFC 6928 initial window
+  }
   if (was_half_open && !c.half_open()) --half_open_;
   if (!was_half_open && c.half_open()) ++half_open_;
 }
@@ -600,6 +604,7 @@ void TcpEngine::enter_recovery(Connection& c) {
   c.recover = c.snd_max;
   c.high_rxt = c.snd_una;
   c.retransmit_mark = c.snd_max;
+  c.resend_first = true;  // the fast retransmit itself goes out whatever the window says
 }
 
 void TcpEngine::process_data(Connection& c, const wire::TcpPacket& segment, Instant now) {
@@ -937,13 +942,13 @@ void TcpEngine::output(Connection& c, Instant now) {
     default: return;
   }
   const std::uint32_t mss = to_u32(max_data(c, wire::kTcpAck));
-  if (c.cwnd == 0) c.cwnd = std::min(10 * mss, std::max(2 * mss, 14600U));  // RFC 6928
-  if (c.in_recovery && c.resend_first) {
+  if (c.resend_first) {
     c.resend_first = false;
     std::uint32_t end = c.snd_una + mss;
     if (c.sacked_count != 0 && seq_lt(c.sacked[0].left, end)) end = c.sacked[0].left;
     if (seq_lt(c.snd_una, end) && send_data_segment(c, c.snd_una, end - c.snd_una, false, now)) {
       c.retransmit_mark = c.snd_max;
+      if (seq_lt(c.high_rxt, end)) c.high_rxt = end;
     }
     if (c.state == TcpState::closed) return;
   }
