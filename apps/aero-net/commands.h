@@ -60,6 +60,7 @@ struct StackOptions {
   std::vector<std::string> tcp_listens;    // [bind:]host_port:guest_port
   std::size_t tcp_receive_buffer = 256 * 1024;
   std::size_t tcp_connections = 1024;
+  int tcp_socket_buffer = 2 * 1024 * 1024;
   double test_loss = 0;
   double test_reorder = 0;
   std::string stats_file;  // run: where the session's counters go as JSON at the end

@@ -1,5 +1,7 @@
 // aero-net: the command-line tool for aero-net's codecs and credentials, and the entry point of
 // the local development setup (`aero-net dev`).
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -9,6 +11,12 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // One socket per guest TCP connection: allow as many descriptors as the hard limit does.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   CLI::App app{"aero-net: guest networking for emulated PCs (codecs, credentials, dev setup)"};
   app.set_version_flag("--version", std::string("aero-net ") + AERO_NET_VERSION);
   app.require_subcommand(1);

@@ -27,6 +27,10 @@ void add_network_options(CLI::App& command, StackOptions& options) {
   command.add_option("--tcp-receive-buffer", options.tcp_receive_buffer,
                      "Bytes of guest data held per TCP connection (its receive window)")
       ->capture_default_str();
+  command.add_option("--tcp-socket-buffer", options.tcp_socket_buffer,
+                     "SO_SNDBUF and SO_RCVBUF asked for each host TCP socket (0: the kernel's "
+                     "defaults and autotuning)")
+      ->capture_default_str();
   command.add_option("--tcp-connections", options.tcp_connections,
                      "Most TCP connections per session")
       ->capture_default_str();
@@ -52,6 +56,7 @@ std::optional<host::RunOptions> build_run_options(const StackOptions& options) {
   run.max_duration =
       std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
   run.test_loss = options.test_loss;
+  run.tcp_socket_buffer = options.tcp_socket_buffer;
   run.test_reorder = options.test_reorder;
   for (const auto& text : options.tcp_listens) {
     auto listen = host::parse_tcp_listen(text);

@@ -82,6 +82,7 @@ boost::json::object tcp_json(const stack::Session& session) {
       {"unknown_connection", t.unknown_connection},
       {"window_probes_answered", t.window_probes_answered},
       {"zero_windows_advertised", t.zero_windows_advertised},
+      {"guest_zero_windows", t.guest_zero_windows},
   };
 }
 

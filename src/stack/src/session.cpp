@@ -381,9 +381,24 @@ void Session::send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequ
 }
 
 std::optional<ConnectionId> Session::open_tcp_inbound(std::uint16_t guest_port, Instant now) {
-  if (!guest_mac_) return std::nullopt;
   const Ipv4Address guest = guest_ip_.value_or(config_.guest_ip);
+  // A guest that has not spoken yet is asked for its MAC; the SYN's retransmission reaches it.
+  if (!guest_mac_) request_guest_mac(guest);
   return tcp_.open_inbound(guest, guest_port, config_.gateway_ip, now);
+}
+
+void Session::request_guest_mac(Ipv4Address guest) {
+  wire::ArpHeader request;
+  request.operation = wire::kArpOperationRequest;
+  request.sender_mac = config_.gateway_mac;
+  request.sender_ip = config_.gateway_ip;
+  request.target_mac = wire::MacAddress{};
+  request.target_ip = guest;
+  const wire::EthernetHeader ethernet{wire::MacAddress::broadcast(), config_.gateway_mac,
+                                      wire::kEtherTypeArp, {}};
+  std::span<std::uint8_t> out(tx_);
+  if (!ethernet.emit(out) || !request.emit(out.subspan(ethernet.header_length()))) return;
+  deliver(ethernet.header_length() + request.length());
 }
 
 void Session::handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp,

@@ -533,6 +533,7 @@ bool TcpEngine::process_ack(Connection& c, const wire::TcpPacket& segment, Insta
   // Window update (RFC 9293 §3.10.7.4, SND.WL1 and SND.WL2 guard against old segments).
   const std::uint32_t seq = segment.sequence_number();
   if (seq_lt(c.snd_wl1, seq) || (c.snd_wl1 == seq && seq_le(c.snd_wl2, ack))) {
+    if (scaled_window == 0 && c.snd_wnd != 0) ++stats_.guest_zero_windows;
     c.snd_wnd = scaled_window;
     c.snd_wl1 = seq;
     c.snd_wl2 = ack;

@@ -169,8 +169,7 @@ class Session final : private TcpSegmentSink {
   void handle_tcp_readable(ConnectionId id, Instant now) { tcp_.handle_readable(id, now); }
   void handle_tcp_writable(ConnectionId id, Instant now) { tcp_.handle_writable(id, now); }
   // A host peer connected to an inbound forward for guest port `guest_port`: the connection
-  // reaches the guest from the gateway address. nullopt when the guest has no address yet or
-  // the table is full.
+  // reaches the guest from the gateway address. nullopt when the table is full.
   std::optional<ConnectionId> open_tcp_inbound(std::uint16_t guest_port, Instant now);
 
   // Runs the timers due at `now` (UDP flow expiry, DNS timeouts, TCP); the next one is
@@ -212,6 +211,7 @@ class Session final : private TcpSegmentSink {
   void send_udp_to_guest(const UdpFlowKey& key, std::size_t payload_length);
 
   void announce_gateway();
+  void request_guest_mac(Ipv4Address guest);  // ARP request (RFC 826)
   // Builds Ethernet + IPv4 headers in front of `payload_length` bytes already written at
   // payload_area() and hands the frame to the host.
   void send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,

@@ -205,6 +205,7 @@ struct TcpStats {
   std::uint64_t unknown_connection = 0;
   std::uint64_t window_probes_answered = 0;
   std::uint64_t zero_windows_advertised = 0;
+  std::uint64_t guest_zero_windows = 0;  // the guest closed its window
 };
 
 class TcpEngine {
