@@ -41,7 +41,7 @@ TEST(E1000Stats, EveryLinuxStatisticReadsAndClearsOnRead) {
   h.bring_up(64, 8);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(h.nic.receive(ethernet(kOurs, 0x0800, 100)), RxResult::accepted);
   h.send_legacy(ethernet(kBroadcast, 0x0800, 100));
-  h.nic.receive(ethernet(kOurs, 0x0800, 10));  // runt
+  h.nic.receive(Bytes(10, 0x52));  // runt
   for (int i = 0; i < 10; ++i) h.nic.receive(ethernet(kOurs, 0x0800, 100));  // ring full: hold
   std::map<std::uint32_t, std::uint32_t> first;
   for (std::uint32_t off : kLinuxStatistics) first[off] = h.rd(off);
@@ -102,7 +102,7 @@ TEST(E1000Stats, ReceiveGoodPacketsOctetsAndSizeBuckets) {
 TEST(E1000Stats, ReceiveLengthErrorsMissedAndNoBuffers) {
   E1000Harness h;
   h.bring_up(64, 8);  // 7 usable 2 KiB buffers
-  EXPECT_EQ(h.nic.receive(ethernet(kOurs, 0x0800, 10)), RxResult::dropped);
+  EXPECT_EQ(h.nic.receive(Bytes(10, 0x52)), RxResult::dropped);
   EXPECT_EQ(h.nic.receive(ethernet(kOurs, 0x0800, 1519)), RxResult::dropped);
   EXPECT_EQ(h.rd(RUC), 1U);
   EXPECT_EQ(h.rd(ROC), 1U);
