@@ -1,6 +1,7 @@
 // Fuzz target for the E1000 device model: the input is a program of guest register writes
-// (MMIO, I/O window, PCI config), guest memory writes (descriptors and buffers), frames from
-// the backend, clock steps with polls, and snapshot round trips.
+// (MMIO, I/O window, PCI config, bit-banged EEPROM instructions), guest memory writes
+// (descriptors and buffers), frames from the backend, clock steps with polls, and snapshot
+// round trips.
 //
 // Invariants checked: poll() processes at most the configured descriptor budget; a snapshot
 // restores and reproduces itself; a damaged snapshot is refused or restores consistently;
@@ -22,7 +23,9 @@ using namespace aero::devices::e1000;   // NOLINT
 constexpr std::uint32_t kRegisters[] = {
     CTRL, STATUS, EECD, EERD, CTRL_EXT, MDIC, VET, ICR, ITR, ICS, IMS, IMC, RCTL, TCTL,
     RDBAL, RDBAH, RDLEN, RDH, RDT, RDTR, RADV, TDBAL, TDBAH, TDLEN, TDH, TDT, TIDV, TADV,
-    RXCSUM, MTA, RAL0, RAH0, RAL0 + 8, RAH0 + 8, VFTA, GPRC, GPTC, RNBC};
+    RXCSUM, MTA, RAL0, RAH0, RAL0 + 8, RAH0 + 8, VFTA, GPRC, GPTC, RNBC,
+    // Appended, so the selectors above keep their registers: statistics, 64-bit halves.
+    GORCL, GORCH, GOTCL, GOTCH, TORL, TORH, TOTL, TOTH, TSCTC, TSCTFC, MPC};
 constexpr std::size_t kRegisterCount = sizeof(kRegisters) / sizeof(kRegisters[0]);
 constexpr unsigned kBudget = 64;
 
@@ -113,6 +116,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 2: {
         const std::uint8_t off = in.u8();
         const std::uint32_t value = in.u32();
+        if ((arg & 6U) == 6U) {
+          // A Microwire instruction bit-banged through EECD: a start bit, then the low 26
+          // bits of `value` (opcode, address, data) MSB first; CS falls afterwards when asked.
+          nic.mmio_write(EECD, 4, EECD_REQ | EECD_CS);
+          const std::uint64_t bits = (std::uint64_t{1} << 26) | (value & 0x03FFFFFFU);
+          for (int i = 26; i >= 0; --i) {
+            const std::uint32_t di = ((bits >> i) & 1U) ? EECD_DI : 0U;
+            nic.mmio_write(EECD, 4, EECD_REQ | EECD_CS | di);
+            nic.mmio_write(EECD, 4, EECD_REQ | EECD_CS | di | EECD_SK);
+          }
+          nic.mmio_write(EECD, 4, EECD_REQ | EECD_CS);
+          if (arg & 8U) nic.mmio_write(EECD, 4, EECD_REQ);
+          (void)nic.mmio_read(EECD, 4);
+          (void)off;
+          break;
+        }
         if (arg & 1U) {
           nic.pio_write(off % 0x40, 4, value);
         } else {

@@ -83,6 +83,113 @@ TEST(E1000Bringup, EecdMicrowireMatchesEerd) {
   EXPECT_EQ(sum, kEepromChecksumTarget);
 }
 
+// e1000_write_eeprom_microwire: EWEN, then per word WRITE + data, CS toggled to execute, DO
+// polled for "ready", then EWDS. e1000_update_eeprom_checksum writes the checksum word last.
+TEST(E1000Bringup, EecdMicrowireWritesAsLinuxDoes) {
+  E1000Harness h;
+  h.bring_up();
+  MicrowireBus bus{h};
+  bus.select();
+  bus.ewen();
+  EXPECT_TRUE(bus.write(0x20, 0xBEEF));
+  EXPECT_TRUE(bus.write(0x21, 0x0123));
+  std::uint16_t sum = 0;
+  for (unsigned w = 0; w + 1 < kEepromWords; ++w) sum = static_cast<std::uint16_t>(sum + bus.read(w));
+  EXPECT_TRUE(bus.write(kEepromWords - 1, static_cast<std::uint16_t>(kEepromChecksumTarget - sum)));
+  bus.ewds();
+  bus.release();
+  EXPECT_EQ(h.eerd(0x20), 0xBEEFU);
+  EXPECT_EQ(microwire_read(h, 0x21), 0x0123U);
+  sum = 0;
+  for (unsigned w = 0; w < kEepromWords; ++w) sum = static_cast<std::uint16_t>(sum + h.eerd(w));
+  EXPECT_EQ(sum, kEepromChecksumTarget);
+  EXPECT_EQ(h.nic.counters().eeprom_writes, 3U);
+  EXPECT_EQ(h.nic.counters().eeprom_writes_refused, 0U);
+}
+
+TEST(E1000Bringup, EepromWritesNeedEwenAndCompleteInstructions) {
+  E1000Harness h;
+  h.bring_up();
+  const std::uint16_t before = h.eerd(0x30);
+  MicrowireBus bus{h};
+  bus.select();
+  EXPECT_FALSE(bus.write(0x30, 0x1111));  // write-disabled since power-up: never ready
+  EXPECT_EQ(h.nic.counters().eeprom_writes_refused, 1U);
+  bus.ewen();
+  bus.ewds();
+  bus.standby();
+  EXPECT_FALSE(bus.write(0x30, 0x2222));  // disabled again by EWDS
+  // CS falling before all 16 data bits aborts the instruction.
+  bus.ewen();
+  bus.shift_out(0x5, 3);
+  bus.shift_out(0x30, 6);
+  bus.shift_out(0x33, 8);
+  bus.standby();
+  EXPECT_FALSE(bus.wait_ready());
+  bus.release();
+  EXPECT_EQ(h.eerd(0x30), before);
+  EXPECT_EQ(h.nic.counters().eeprom_writes, 0U);
+  EXPECT_EQ(h.nic.counters().eeprom_writes_refused, 2U);
+  // A device reset clears the write-enable latch.
+  bus.select();
+  bus.ewen();
+  h.wr(CTRL, CTRL_RST);
+  bus.select();
+  EXPECT_FALSE(bus.write(0x30, 0x4444));
+  bus.release();
+  EXPECT_EQ(h.eerd(0x30), before);
+}
+
+TEST(E1000Bringup, EepromEraseWriteAllEraseAll) {
+  E1000Harness h;
+  h.bring_up();
+  MicrowireBus bus{h};
+  bus.select();
+  bus.ewen();
+  bus.shift_out(0x7, 3);  // ERASE word 1
+  bus.shift_out(1, 6);
+  bus.standby();
+  EXPECT_TRUE(bus.wait_ready());
+  bus.standby();
+  EXPECT_EQ(bus.read(1), 0xFFFFU);
+  bus.shift_out(0x11, 5);  // WRAL
+  bus.shift_out(0, 4);
+  bus.shift_out(0xA5C3, 16);
+  bus.standby();
+  EXPECT_TRUE(bus.wait_ready());
+  bus.standby();
+  bus.release();
+  for (unsigned w = 0; w < kEepromWords; ++w) ASSERT_EQ(h.eerd(w), 0xA5C3U) << w;
+  bus.select();
+  bus.shift_out(0x12, 5);  // ERAL
+  bus.shift_out(0, 4);
+  bus.standby();
+  EXPECT_TRUE(bus.wait_ready());
+  bus.release();
+  for (unsigned w = 0; w < kEepromWords; ++w) ASSERT_EQ(h.eerd(w), 0xFFFFU) << w;
+  EXPECT_EQ(h.nic.counters().eeprom_writes, 3U);
+}
+
+// The MAC address lives in EEPROM words 0-2 and is loaded into RAL0/RAH0 on reset.
+TEST(E1000Bringup, EepromMacWriteTakesEffectAtReset) {
+  E1000Harness h;
+  h.bring_up();
+  MicrowireBus bus{h};
+  bus.select();
+  bus.ewen();
+  EXPECT_TRUE(bus.write(0, 0x1102));
+  EXPECT_TRUE(bus.write(1, 0x3322));
+  EXPECT_TRUE(bus.write(2, 0x5544));
+  bus.ewds();
+  bus.release();
+  EXPECT_EQ(h.rd(RAL0), 0x12005452U);  // unchanged until reset
+  h.wr(CTRL, CTRL_RST);
+  EXPECT_EQ(h.rd(RAL0), 0x33221102U);
+  EXPECT_EQ(h.rd(RAH0), 0x5544U | RAH_AV);
+  const std::array<std::uint8_t, 6> mac{0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+  EXPECT_EQ(h.nic.mac(), mac);
+}
+
 TEST(E1000Bringup, IoWindowReachesRegisters) {
   E1000Harness h;
   h.bring_up();

@@ -138,6 +138,99 @@ TEST(E1000Rx, ChecksumStatus) {
   EXPECT_EQ(h.next_rx()->errors, RXD_ERR_TCPE);
 }
 
+// An IPv6 frame to us with `ext` bytes of extension headers (hop-by-hop first when present)
+// before a TCP or UDP segment whose checksum the test computes independently.
+Bytes ipv6_frame(std::uint8_t proto, std::size_t payload, std::uint8_t ext_type = 59,
+                 std::size_t ext = 0) {
+  const std::size_t l4_header = proto == 6 ? 20 : 8;
+  const std::size_t l4_length = l4_header + payload;
+  Bytes f = ethernet(kOurs, 0x86DD, 14 + 40 + ext + l4_length, 9);
+  std::uint8_t* ip = f.data() + 14;
+  std::memset(ip, 0, 40 + ext + l4_header);
+  ip[0] = 0x60;
+  ip[4] = static_cast<std::uint8_t>((ext + l4_length) >> 8);
+  ip[5] = static_cast<std::uint8_t>(ext + l4_length);
+  ip[6] = ext > 0 ? ext_type : proto;
+  ip[7] = 64;
+  for (int i = 0; i < 32; ++i) ip[8 + i] = static_cast<std::uint8_t>(0xA0 + i);
+  if (ext > 0) {
+    ip[40] = proto;
+    ip[41] = static_cast<std::uint8_t>(ext / 8 - 1);
+  }
+  std::uint8_t* l4 = ip + 40 + ext;
+  l4[1] = 80;
+  l4[3] = 81;
+  if (proto == 6) {
+    l4[12] = 0x50;
+  } else {
+    l4[4] = static_cast<std::uint8_t>(l4_length >> 8);
+    l4[5] = static_cast<std::uint8_t>(l4_length);
+  }
+  const std::size_t at = proto == 6 ? 16 : 6;
+  const std::uint16_t sum = static_cast<std::uint16_t>(
+      ~fold(pseudo6(ip, proto, static_cast<std::uint32_t>(l4_length)) + raw_sum(l4, l4_length)));
+  l4[at] = static_cast<std::uint8_t>(sum >> 8);
+  l4[at + 1] = static_cast<std::uint8_t>(sum);
+  return f;
+}
+
+// SDM §3.2.9 table 3-5: TCP/UDP checksums over IPv6 are checked; IPv6 has no header
+// checksum, so IPCS stays clear.
+TEST(E1000Rx, ChecksumStatusIpv6) {
+  E1000Harness h;
+  h.bring_up();
+  h.wr(RXCSUM, RXCSUM_IPOFL | RXCSUM_TUOFL);
+  for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}}) {
+    SCOPED_TRACE(static_cast<int>(proto));
+    for (std::size_t payload : {std::size_t{0}, std::size_t{1}, std::size_t{333}}) {
+      Bytes f = ipv6_frame(proto, payload);
+      ASSERT_EQ(h.nic.receive(f), RxResult::accepted);
+      auto good = h.next_rx();
+      EXPECT_EQ(good->status & (RXD_STA_IPCS | RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_TCPCS);
+      EXPECT_EQ(good->errors, 0);
+      f[14 + 40 + 2] ^= 0x40;  // corrupt the destination port
+      ASSERT_EQ(h.nic.receive(f), RxResult::accepted);
+      EXPECT_EQ(h.next_rx()->errors, RXD_ERR_TCPE);
+    }
+  }
+  // Hop-by-hop and destination options are skipped.
+  ASSERT_EQ(h.nic.receive(ipv6_frame(17, 50, 0, 16)), RxResult::accepted);
+  auto hbh = h.next_rx();
+  EXPECT_EQ(hbh->status & (RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_TCPCS);
+  EXPECT_EQ(hbh->errors, 0);
+  ASSERT_EQ(h.nic.receive(ipv6_frame(6, 50, 60, 8)), RxResult::accepted);
+  EXPECT_EQ(h.next_rx()->status & (RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_TCPCS);
+  // A fragment header is not checked.
+  ASSERT_EQ(h.nic.receive(ipv6_frame(17, 50, 44, 8)), RxResult::accepted);
+  EXPECT_EQ(h.next_rx()->status & (RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_IXSM);
+  // A payload length beyond the frame is not checked either.
+  Bytes lying = ipv6_frame(6, 50);
+  lying[14 + 4] = 0x40;
+  ASSERT_EQ(h.nic.receive(lying), RxResult::accepted);
+  EXPECT_EQ(h.next_rx()->status & (RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_IXSM);
+  // IPOFL alone checks nothing on IPv6.
+  h.wr(RXCSUM, RXCSUM_IPOFL);
+  ASSERT_EQ(h.nic.receive(ipv6_frame(6, 10)), RxResult::accepted);
+  EXPECT_EQ(h.next_rx()->status & (RXD_STA_IPCS | RXD_STA_TCPCS | RXD_STA_IXSM), RXD_STA_IXSM);
+}
+
+// With CTRL.VME clear the tag stays in the frame; the checksum engine looks past it.
+TEST(E1000Rx, ChecksumStatusBehindUnstrippedTag) {
+  E1000Harness h;
+  h.bring_up();
+  h.wr(RXCSUM, RXCSUM_TUOFL);
+  const Bytes plain = ipv6_frame(6, 100);
+  Bytes tagged(plain.begin(), plain.begin() + 12);
+  const std::uint8_t tag[4] = {0x81, 0x00, 0x00, 0x07};
+  tagged.insert(tagged.end(), tag, tag + 4);
+  tagged.insert(tagged.end(), plain.begin() + 12, plain.end());
+  ASSERT_EQ(h.nic.receive(tagged), RxResult::accepted);
+  auto got = h.next_rx();
+  EXPECT_EQ(got->bytes, tagged);
+  EXPECT_EQ(got->status & (RXD_STA_TCPCS | RXD_STA_IXSM | RXD_STA_VP), RXD_STA_TCPCS);
+  EXPECT_EQ(got->errors, 0);
+}
+
 TEST(E1000Rx, BackPressureWhenRingFull) {
   E1000Harness h;
   h.bring_up(64, 8);  // 7 usable buffers

@@ -2,6 +2,7 @@
 // damaged snapshots without changing the device.
 #include <gtest/gtest.h>
 
+#include "e1000_snapshot_edit.h"
 #include "e1000_test_driver.h"
 
 namespace aero::devices::test {
@@ -67,6 +68,57 @@ TEST(E1000Snapshot, DamagedSnapshotRefusedAndDeviceUnchanged) {
   EXPECT_EQ(b.nic.snapshot(), before);
   EXPECT_TRUE(b.nic.restore(good).ok());
   EXPECT_EQ(b.rd(MTA), 0U);
+}
+
+// Minor 0 lacks the EEPROM programming state and the statistics latches; it restores with
+// those at their reset values. A snapshot of an unknown later minor with extra fields is
+// refused.
+TEST(E1000Snapshot, OlderMinorRestoresNewerMinorRefused) {
+  E1000Harness a;
+  a.bring_up();
+  a.wr(MTA + 4, 0x77);
+  const Bytes current = a.nic.snapshot();
+  E1000Harness b;
+  ASSERT_TRUE(b.nic.restore(as_minor0(current)).ok());
+  EXPECT_EQ(b.nic.snapshot(), current);
+  Bytes newer = current;
+  newer[6] = 2;
+  newer.insert(newer.end() - 4, 0x00);
+  const auto refused = b.nic.restore(reseal(newer));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "length mismatch");
+}
+
+// An EEPROM WRITE whose bits are all shifted in survives a snapshot and executes on the
+// restored device when CS falls.
+TEST(E1000Snapshot, PendingEepromWriteSurvives) {
+  E1000Harness a;
+  a.bring_up();
+  MicrowireBus bus{a};
+  bus.select();
+  bus.ewen();
+  bus.shift_out(0x5, 3);
+  bus.shift_out(0x22, 6);
+  bus.shift_out(0xCA, 8);
+  const Bytes mid_data = a.nic.snapshot();
+  bus.shift_out(0xFE, 8);
+  const Bytes snap = a.nic.snapshot();
+  E1000Harness b;
+  ASSERT_TRUE(b.nic.restore(snap).ok());
+  MicrowireBus restored{b, bus.eecd};
+  restored.standby();
+  EXPECT_TRUE(restored.wait_ready());
+  restored.release();
+  EXPECT_EQ(b.eerd(0x22), 0xCAFEU);
+  EXPECT_NE(a.eerd(0x22), 0xCAFEU);
+  // A write-data phase without a WRITE instruction is refused.
+  Bytes bad = mid_data;
+  const std::size_t op_at = bad.size() - 4 - 4 * 9 - 5;
+  ASSERT_EQ(bad[op_at], 1);  // Op::write
+  bad[op_at] = 2;            // Op::erase cannot be collecting data
+  const auto refused = b.nic.restore(reseal(bad));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "eeprom state");
 }
 
 }  // namespace

@@ -253,6 +253,85 @@ class E1000Harness {
   }
 };
 
+// Bit-banged Microwire access to the EEPROM through EECD, in the order the Linux e1000 driver
+// uses for the 82540 (3-bit opcodes including the start bit, 6 address bits).
+struct MicrowireBus {
+  E1000Harness& h;
+  std::uint32_t eecd = 0;
+
+  void select() {
+    eecd = h.rd(EECD) | EECD_REQ;
+    h.wr(EECD, eecd);
+    eecd = (eecd & ~(EECD_DI | EECD_SK)) | EECD_CS;
+    h.wr(EECD, eecd);
+  }
+  void shift_out(std::uint32_t data, int count) {
+    for (int i = count - 1; i >= 0; --i) {
+      eecd = (data >> i) & 1U ? (eecd | EECD_DI) : (eecd & ~EECD_DI);
+      h.wr(EECD, eecd);
+      h.wr(EECD, eecd | EECD_SK);
+      h.wr(EECD, eecd);
+    }
+    eecd &= ~EECD_DI;
+    h.wr(EECD, eecd);
+  }
+  // CS low for a clock, then high again: executes a programming instruction.
+  void standby() {
+    eecd &= ~(EECD_CS | EECD_SK);
+    h.wr(EECD, eecd);
+    eecd |= EECD_SK;
+    h.wr(EECD, eecd);
+    eecd |= EECD_CS;
+    h.wr(EECD, eecd);
+    eecd &= ~EECD_SK;
+    h.wr(EECD, eecd);
+  }
+  bool wait_ready() {
+    for (int i = 0; i < 200; ++i) {
+      if (h.rd(EECD) & EECD_DO) return true;
+    }
+    return false;
+  }
+  void release() {
+    eecd &= ~(EECD_CS | EECD_DI | EECD_SK);
+    h.wr(EECD, eecd);
+    eecd &= ~EECD_REQ;
+    h.wr(EECD, eecd);
+  }
+  void ewen() {  // start + 00 + 11xxxx
+    shift_out(0x13, 5);
+    shift_out(0, 4);
+    standby();
+  }
+  void ewds() {  // start + 00 + 00xxxx
+    shift_out(0x10, 5);
+    shift_out(0, 4);
+  }
+  // WRITE: returns whether the part signalled completion on DO.
+  bool write(unsigned word, std::uint16_t value) {
+    shift_out(0x5, 3);
+    shift_out(word, 6);
+    shift_out(value, 16);
+    standby();
+    const bool ready = wait_ready();
+    standby();
+    return ready;
+  }
+  std::uint16_t read(unsigned word) {
+    shift_out(0x6, 3);
+    shift_out(word, 6);
+    std::uint16_t data = 0;
+    for (int i = 0; i < 16; ++i) {
+      data = static_cast<std::uint16_t>(data << 1);
+      h.wr(EECD, eecd | EECD_SK);
+      if (h.rd(EECD) & EECD_DO) data |= 1;
+      h.wr(EECD, eecd);
+    }
+    standby();
+    return data;
+  }
+};
+
 // Frame builders.
 inline Bytes ethernet(const std::array<std::uint8_t, 6>& dst, std::uint16_t type,
                       std::size_t total, std::uint8_t seed = 1) {

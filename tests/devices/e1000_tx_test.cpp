@@ -234,6 +234,38 @@ TEST(E1000Tx, TsoIpv6) {
   }
 }
 
+// A backend that refuses a frame (FramePort::transmit returns false): the frame is dropped
+// and counted with its reason, the descriptor still completes, and the ring moves on.
+TEST(E1000Tx, BackendRefusalCountedAsDrop) {
+  E1000Harness h;
+  h.bring_up();
+  h.port.refuse = true;
+  h.send_legacy(ethernet(kPeer, 0x0800, 100));
+  h.send_legacy(ethernet(kPeer, 0x0800, 200));
+  EXPECT_EQ(h.nic.counters().tx_backend_refused, 2U);
+  EXPECT_EQ(h.nic.counters().tx_frames, 0U);
+  EXPECT_EQ(h.rd(TDH), h.tx_tail);
+  EXPECT_TRUE(h.tx_desc(1)[12] & TXD_STA_DD);
+  EXPECT_TRUE(h.rd(ICR) & ICR_TXDW);
+  h.port.refuse = false;
+  h.port.frames.clear();
+  h.send_legacy(ethernet(kPeer, 0x0800, 300));
+  ASSERT_EQ(h.port.frames.size(), 1U);
+  EXPECT_EQ(h.port.frames[0].size(), 300U);
+  EXPECT_EQ(h.nic.counters().tx_frames, 1U);
+  EXPECT_EQ(h.nic.counters().tx_backend_refused, 2U);
+}
+
+// VLE inserts a tag only while CTRL.VME is set (SDM §3.3.3, §13.4.1).
+TEST(E1000Tx, VlanInsertionNeedsVme) {
+  E1000Harness h;
+  h.bring_up();
+  const Bytes f = ethernet(kPeer, 0x0800, 100);
+  h.send_legacy(f, 4096, TXD_CMD_VLE, 0x2005);
+  ASSERT_EQ(h.port.frames.size(), 1U);
+  EXPECT_EQ(h.port.frames[0], f);
+}
+
 TEST(E1000Tx, HostileRingHaltsUntilRearmed) {
   E1000Harness h;
   h.bring_up(64);

@@ -86,6 +86,7 @@ void E1000::reset() {
   reg(CTRL) = CTRL_SLU;
   reg(TIPG) = 0x0060200A;
   microwire_ = {};
+  wide_stat_latch_ = {};
   ioaddr_ = 0;
   timers_ = {};
   tx_ctx_ = {};

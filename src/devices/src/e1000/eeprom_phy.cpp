@@ -8,11 +8,18 @@
 //
 // Microwire theory of operation (SDM §5.5, 93C46-style 64 x 16 part, 6 address bits): while
 // CS is high, each rising edge of SK shifts DI in. Leading zeros are ignored until the start
-// bit (1); then 2 opcode bits and 6 address bits follow. After the READ opcode (10b) the part
-// drives a dummy 0 on DO, and each further rising edge presents the next data bit, MSB first;
-// after 16 bits the address increments (sequential read). Write/erase opcodes are accepted and
-// ignored (the EEPROM is read-only to the guest). CS low returns to the command phase.
-// EE_GNT follows EE_REQ at once (the device never owns the EEPROM itself).
+// bit (1); then 2 opcode bits and 6 address bits follow:
+//  * READ (10b): the part drives a dummy 0 on DO, and each further rising edge presents the
+//    next data bit, MSB first; after 16 bits the address increments (sequential read).
+//  * EWEN (00b, address 11xxxxb) and EWDS (00b, 00xxxxb) set and clear the write-enable latch
+//    at once; the latch starts cleared and a device reset clears it again.
+//  * WRITE (01b) and WRAL (00b, 01xxxxb) take 16 data bits, MSB first; ERASE (11b) and ERAL
+//    (00b, 10xxxxb) take none. The instruction executes when CS falls after all its bits, and
+//    only while writes are enabled (otherwise it is ignored and counted). Programming completes
+//    at once: when CS rises again DO reads 1 ("ready"), until the next start bit.
+// Writes change the contents for EERD, Microwire reads and the MAC loaded at the next reset;
+// nothing recomputes the checksum word (drivers write it themselves). CS low always returns to
+// the command phase. EE_GNT follows EE_REQ at once (the device never owns the EEPROM itself).
 #include "aero/devices/e1000.h"
 #include "internal.h"
 
@@ -58,9 +65,12 @@ void E1000::eerd_write(std::uint32_t value) {
 }
 
 std::uint32_t E1000::eecd_read() const {
+  const Microwire& mw = microwire_;
   std::uint32_t v = reg(EECD) | EECD_PRES;
   v &= ~(EECD_DO | EECD_GNT);
-  if (microwire_.out) v |= EECD_DO;
+  const bool showing_ready =
+      (v & EECD_CS) && mw.ready && mw.phase == Microwire::Phase::command && mw.bits == 0;
+  if (mw.out || showing_ready) v |= EECD_DO;
   if (v & EECD_REQ) v |= EECD_GNT;
   return v;
 }
@@ -73,9 +83,16 @@ void E1000::eecd_write(std::uint32_t value) {
   const bool rising = sk && !mw.sk;
   mw.sk = sk;
   if (!(value & EECD_CS)) {
-    const bool keep_sk = mw.sk;
-    mw = {};
-    mw.sk = keep_sk;
+    if (mw.phase == Microwire::Phase::idle && mw.op != Microwire::Op::none) eeprom_execute();
+    // Back to the command phase; the write-enable latch and the ready status persist.
+    mw.phase = Microwire::Phase::command;
+    mw.op = Microwire::Op::none;
+    mw.out = false;
+    mw.bits = 0;
+    mw.shift = 0;
+    mw.address = 0;
+    mw.out_bit = 0;
+    mw.data = 0;
     return;
   }
   if (!rising) return;
@@ -83,16 +100,10 @@ void E1000::eecd_write(std::uint32_t value) {
   switch (mw.phase) {
     case Microwire::Phase::command:
       if (mw.bits == 0 && !di) return;  // waiting for the start bit
+      mw.ready = false;
       mw.shift = static_cast<std::uint16_t>((static_cast<unsigned>(mw.shift) << 1U) | (di ? 1U : 0U));
       if (++mw.bits < 9) return;  // start + 2 opcode + 6 address bits
-      if (((mw.shift >> 6) & 0x3U) == 0x2U) {  // READ
-        mw.address = static_cast<std::uint8_t>(mw.shift & 0x3FU);
-        mw.phase = Microwire::Phase::read;
-        mw.out_bit = 0;
-        mw.out = false;  // dummy zero
-      } else {
-        mw.phase = Microwire::Phase::idle;
-      }
+      eeprom_command(mw.shift);
       return;
     case Microwire::Phase::read: {
       const std::uint16_t word = eeprom_[mw.address % kEepromWords];
@@ -103,9 +114,83 @@ void E1000::eecd_write(std::uint32_t value) {
       }
       return;
     }
+    case Microwire::Phase::write_data:
+      mw.data = static_cast<std::uint16_t>((static_cast<unsigned>(mw.data) << 1U) | (di ? 1U : 0U));
+      if (++mw.out_bit == 16) {  // complete: executes when CS falls
+        mw.out_bit = 0;
+        mw.phase = Microwire::Phase::idle;
+      }
+      return;
     case Microwire::Phase::idle:
       return;
   }
+}
+
+// Decodes the 9 command bits: start bit, 2 opcode bits, 6 address bits.
+void E1000::eeprom_command(std::uint16_t command) {
+  Microwire& mw = microwire_;
+  const unsigned opcode = (command >> 6) & 0x3U;
+  const auto address = static_cast<std::uint8_t>(command & 0x3FU);
+  mw.address = address;
+  mw.out_bit = 0;
+  mw.phase = Microwire::Phase::idle;
+  switch (opcode) {
+    case 0x2:  // READ
+      mw.phase = Microwire::Phase::read;
+      mw.out = false;  // dummy zero
+      return;
+    case 0x1:  // WRITE
+      mw.op = Microwire::Op::write;
+      mw.phase = Microwire::Phase::write_data;
+      return;
+    case 0x3:  // ERASE
+      mw.op = Microwire::Op::erase;
+      return;
+    default:  // 00b: the two high address bits select EWDS, WRAL, ERAL or EWEN
+      switch (address >> 4) {
+        case 0x0:
+          mw.write_enabled = false;
+          return;
+        case 0x1:
+          mw.op = Microwire::Op::write_all;
+          mw.phase = Microwire::Phase::write_data;
+          return;
+        case 0x2:
+          mw.op = Microwire::Op::erase_all;
+          return;
+        default:
+          mw.write_enabled = true;
+          return;
+      }
+  }
+}
+
+// Runs the programming instruction whose bits are complete; called when CS falls.
+void E1000::eeprom_execute() {
+  Microwire& mw = microwire_;
+  if (!mw.write_enabled) {
+    ++counters_.eeprom_writes_refused;
+    return;
+  }
+  const unsigned word = mw.address % kEepromWords;
+  switch (mw.op) {
+    case Microwire::Op::write:
+      eeprom_[word] = mw.data;
+      break;
+    case Microwire::Op::erase:
+      eeprom_[word] = 0xFFFF;
+      break;
+    case Microwire::Op::write_all:
+      eeprom_.fill(mw.data);
+      break;
+    case Microwire::Op::erase_all:
+      eeprom_.fill(0xFFFF);
+      break;
+    case Microwire::Op::none:
+      return;
+  }
+  ++counters_.eeprom_writes;
+  mw.ready = true;
 }
 
 // PHY defaults (SDM §13.5): autonegotiation enabled and complete, 1000BASE-T full duplex with

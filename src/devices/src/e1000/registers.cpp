@@ -1,5 +1,7 @@
 // E1000 register file: BAR0 MMIO and BAR1 I/O window decoding, and the per-register read and
 // write semantics of SDM §13.4. Registers without behaviour are plain read/write storage.
+#include <array>
+
 #include "aero/devices/e1000.h"
 #include "internal.h"
 
@@ -66,6 +68,7 @@ void E1000::pio_write(std::uint32_t offset, unsigned size, std::uint32_t value) 
   }
 }
 
+// Statistics (SDM §13.7). Counters stick at their maximum instead of wrapping.
 void E1000::stat_add(std::uint32_t offset, std::uint64_t amount) {
   const std::uint64_t sum = std::uint64_t{reg(offset)} + amount;
   reg(offset) = sum > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(sum);
@@ -73,9 +76,48 @@ void E1000::stat_add(std::uint32_t offset, std::uint64_t amount) {
 
 void E1000::stat_add64(std::uint32_t low_offset, std::uint64_t amount) {
   std::uint64_t v = (std::uint64_t{reg(low_offset + 4)} << 32) | reg(low_offset);
-  v += amount;
+  v = amount > UINT64_MAX - v ? UINT64_MAX : v + amount;
   reg(low_offset) = static_cast<std::uint32_t>(v);
   reg(low_offset + 4) = static_cast<std::uint32_t>(v >> 32);
+}
+
+// PRC64..PRC1522 and PTC64..PTC1522 (§13.7.21-26, 13.7.42-47): six consecutive counters for
+// 64, 65-127, 128-255, 256-511, 512-1023 and 1024-1522 bytes on the wire (DA through CRC).
+// Shorter and longer (jumbo) frames fall in no bucket.
+void E1000::stat_size_bucket(std::uint32_t first_bucket, std::size_t wire_length) {
+  if (wire_length < 64 || wire_length > 1522) return;
+  static constexpr std::array<std::size_t, 5> kUpper = {64, 127, 255, 511, 1023};
+  std::uint32_t bucket = 0;
+  while (bucket < kUpper.size() && wire_length > kUpper[bucket]) ++bucket;
+  stat_add(first_bucket + 4 * bucket, 1);
+}
+
+// Clear-on-read statistics. The four 64-bit octet counters reset when their high half is read
+// (§13.7.31-32, 13.7.38-39); drivers read the low half first. Reading the low half latches the
+// full value, and the high half then returns the latched upper bits and subtracts exactly what
+// the two reads reported, so octets counted between the two reads are neither torn across the
+// halves nor lost. A high-half read without a preceding low-half read returns the upper bits and
+// resets the whole counter, as the manual describes.
+std::uint32_t E1000::stat_read(std::uint32_t offset) {
+  for (unsigned i = 0; i < kWideStats; ++i) {
+    const std::uint32_t low = kWideStatLow[i];
+    if (offset != low && offset != low + 4) continue;
+    const std::uint64_t value = (std::uint64_t{reg(low + 4)} << 32) | reg(low);
+    WideStatLatch& latch = wide_stat_latch_[i];
+    if (offset == low) {
+      latch = {true, value};
+      return static_cast<std::uint32_t>(value);
+    }
+    const std::uint64_t reported = latch.valid ? latch.value : value;
+    latch = {};
+    const std::uint64_t rest = value >= reported ? value - reported : 0;  // it only grows
+    reg(low) = static_cast<std::uint32_t>(rest);
+    reg(low + 4) = static_cast<std::uint32_t>(rest >> 32);
+    return static_cast<std::uint32_t>(reported >> 32);
+  }
+  const std::uint32_t v = reg(offset);
+  reg(offset) = 0;
+  return v;
 }
 
 std::uint32_t E1000::reg_read(std::uint32_t offset) {
@@ -99,11 +141,7 @@ std::uint32_t E1000::reg_read(std::uint32_t offset) {
     default:
       break;
   }
-  if (offset >= STATS_FIRST && offset <= STATS_LAST) {  // §13.7: statistics clear on read
-    const std::uint32_t v = reg(offset);
-    reg(offset) = 0;
-    return v;
-  }
+  if (offset >= STATS_FIRST && offset <= STATS_LAST) return stat_read(offset);
   return reg(offset);
 }
 

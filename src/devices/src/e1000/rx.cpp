@@ -6,10 +6,17 @@
 //    (a disabled receiver drops frames on the wire too).
 //  * Size: at least an Ethernet header; at most 1518 bytes (1522 tagged) unless RCTL.LPE
 //    allows up to 16380. Frames shorter than 60 bytes are padded to 60, as the wire minimum.
+//    Checked after address filtering, as ROC/RUC count only frames that pass the filters.
 //  * Filtering (§3.2.1): broadcast needs BAM (or MPE); multicast needs MPE, an exact RAL/RAH
 //    match or its MTA hash bit (12 bits of the address chosen by RCTL.MO); unicast needs UPE
 //    or an exact match among the 16 RAL/RAH entries with AV set. A frame tagged with VET is
 //    checked against the VLAN filter table when RCTL.VFE is set.
+//  * RX checksum (§3.2.9, table 3-5; RXCSUM §13.4.15): IPOFL checks the IPv4 header checksum
+//    (IPCS, error IPE); TUOFL checks TCP and UDP over IPv4 (not fragments, not UDP without a
+//    checksum) and over IPv6 (TCPCS, error TCPE), skipping IPv6 hop-by-hop and destination
+//    options headers; IPv6 with a routing or fragment header is not checked. IPv6 has no
+//    header checksum, so IPCS is never set for it. A tag left in the frame (CTRL.VME clear) is
+//    skipped. IXSM is set when nothing was checked.
 //  * VLAN stripping (CTRL.VME): the tag is removed, VP set and the TCI stored in the
 //    descriptor's special field. Unless RCTL.SECRC, the 4-byte FCS is appended (drivers
 //    subtract it).
@@ -17,6 +24,11 @@
 //    hardware owns [RDH, RDT). When fewer are owned the frame is held (RxResult::hold): the
 //    backend keeps it; RNBC counts the episode and RXO is raised once until the guest posts
 //    buffers. A frame that needs more descriptors than the ring can ever hold is dropped.
+//  * Statistics (§13.7): every frame an enabled receiver takes to a final outcome (delivered or
+//    dropped, not held) counts in TPR/TOR; delivered frames in GPRC, GORC, the PRC size buckets
+//    and BPRC/MPRC; length errors in RUC or ROC and RLEC; frames lost after passing the filters
+//    (no room in any ring, descriptor DMA failure) in MPC; hold episodes in RNBC. Octets are
+//    wire octets: the frame as received, at least 60 bytes, plus the 4-byte FCS.
 //  * Write-back: length, packet checksum (from RXCSUM.PCSS), status DD (EOP on the last), VP,
 //    IXSM or IPCS/TCPCS, errors IPE/TCPE, special. Then RDH advances, statistics update,
 //    RXT0 goes through the receive delay timers and RXDMT0 is raised when the owned count
@@ -71,13 +83,38 @@ bool E1000::rx_address_accepted(ByteSpan frame) const {
   return ((reg(MTA + 4 * (hash >> 5)) >> (hash & 31U)) & 1U) != 0;
 }
 
+namespace {
+
+// Bounded walk over the IPv6 extension headers the checksum engine skips (RFC 8200 §4).
+constexpr unsigned kMaxIpv6ExtensionHeaders = 8;
+constexpr std::uint8_t kIpv6HopByHop = 0, kIpv6DestinationOptions = 60;
+
+// The one's-complement sum over a TCP or UDP segment and its pseudo-header is 0xFFFF when the
+// stored checksum is right.
+bool ipv6_l4_checksum_ok(ByteSpan ip, std::uint8_t proto, ByteSpan l4) {
+  wire::ChecksumAccumulator acc;
+  acc.add(ip.subspan(8, 32));  // source and destination addresses
+  acc.add_u32(static_cast<std::uint32_t>(l4.size()));
+  acc.add_u32(proto);
+  acc.add(l4);
+  return acc.sum() == 0xFFFF;
+}
+
+}  // namespace
+
 void E1000::rx_checksum_status(ByteSpan frame, std::uint8_t& status,
                                std::uint8_t& errors) const {
   const std::uint32_t rxcsum = reg(RXCSUM);
   bool checked = false;
-  if ((rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL)) && frame.size() >= 14 &&
-      load_be16(frame, 12) == wire::kEtherTypeIpv4) {
-    auto ip = wire::Ipv4Packet::parse(frame.subspan(14));
+  std::size_t l3 = wire::kEthernetHeaderLength;
+  std::uint16_t type = load_be16(frame, 12);
+  if (type == static_cast<std::uint16_t>(reg(VET)) && frame.size() >= l3 + 4) {
+    type = load_be16(frame, 16);  // the tag stayed in the frame (CTRL.VME clear)
+    l3 += 4;
+  }
+  const ByteSpan l3_bytes = frame.subspan(l3);
+  if ((rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL)) && type == wire::kEtherTypeIpv4) {
+    auto ip = wire::Ipv4Packet::parse(l3_bytes);
     if (ip) {
       if (rxcsum & RXCSUM_IPOFL) {
         checked = true;
@@ -98,19 +135,57 @@ void E1000::rx_checksum_status(ByteSpan frame, std::uint8_t& status,
         if (acc.sum() != 0xFFFF) errors |= RXD_ERR_TCPE;
       }
     }
+  } else if ((rxcsum & RXCSUM_TUOFL) && type == wire::kEtherTypeIpv6 && l3_bytes.size() >= 40 &&
+             (l3_bytes[0] >> 4) == 6) {
+    // The payload length bounds the packet; bytes after it are Ethernet padding.
+    const std::size_t end = 40 + std::size_t{load_be16(l3_bytes, 4)};
+    if (end <= l3_bytes.size()) {
+      std::uint8_t next = l3_bytes[6];
+      std::size_t at = 40;
+      for (unsigned n = 0; n < kMaxIpv6ExtensionHeaders && at + 8 <= end &&
+                           (next == kIpv6HopByHop || next == kIpv6DestinationOptions);
+           ++n) {
+        next = l3_bytes[at];
+        at += 8 + 8 * std::size_t{l3_bytes[at + 1]};
+      }
+      const std::size_t l4_size = at <= end ? end - at : 0;
+      const bool tcp = next == wire::kIpProtocolTcp && l4_size >= 20;
+      const bool udp = next == wire::kIpProtocolUdp && l4_size >= 8;
+      if (tcp || udp) {
+        checked = true;
+        status |= RXD_STA_TCPCS;
+        if (!ipv6_l4_checksum_ok(l3_bytes, next, l3_bytes.subspan(at, l4_size))) {
+          errors |= RXD_ERR_TCPE;
+        }
+      }
+    }
   }
   if (!checked) status |= RXD_STA_IXSM;
 }
 
+void E1000::rx_count_seen(std::size_t wire_length) {
+  stat_add(TPR, 1);
+  stat_add64(TORL, wire_length);
+}
+
 RxResult E1000::receive(ByteSpan frame) {
-  if (frame.size() < wire::kEthernetHeaderLength) {
-    ++counters_.rx_runt;
-    stat_add(RUC, 1);
-    return RxResult::dropped;
-  }
   const std::uint32_t rctl = reg(RCTL);
   if (!bus_master() || !(rctl & RCTL_EN) || rx_halted_ || reg(RDLEN) == 0) {
     ++counters_.rx_disabled;
+    return RxResult::dropped;
+  }
+  const std::size_t wire_length =
+      std::max<std::size_t>(frame.size(), wire::kEthernetMinFrameLength) + 4;
+  if (frame.size() < wire::kEthernetHeaderLength) {
+    ++counters_.rx_runt;
+    stat_add(RUC, 1);
+    stat_add(RLEC, 1);
+    rx_count_seen(wire_length);
+    return RxResult::dropped;
+  }
+  if (!rx_address_accepted(frame)) {
+    ++counters_.rx_filtered;
+    rx_count_seen(wire_length);
     return RxResult::dropped;
   }
   const std::uint16_t vet = static_cast<std::uint16_t>(reg(VET));
@@ -119,10 +194,8 @@ RxResult E1000::receive(ByteSpan frame) {
   if (frame.size() > max) {
     ++counters_.rx_oversize;
     stat_add(ROC, 1);
-    return RxResult::dropped;
-  }
-  if (!rx_address_accepted(frame)) {
-    ++counters_.rx_filtered;
+    stat_add(RLEC, 1);
+    rx_count_seen(wire_length);
     return RxResult::dropped;
   }
   std::uint16_t tci = 0;
@@ -131,6 +204,7 @@ RxResult E1000::receive(ByteSpan frame) {
     const unsigned vid = tci & 0xFFFU;
     if ((rctl & RCTL_VFE) && !((reg(VFTA + 4 * (vid >> 5)) >> (vid & 31U)) & 1U)) {
       ++counters_.rx_vlan_filtered;
+      rx_count_seen(wire_length);
       return RxResult::dropped;
     }
   }
@@ -172,6 +246,8 @@ RxResult E1000::receive(ByteSpan frame) {
   if (head >= count || tail >= count || base > UINT64_MAX - count * kDescriptorSize) {
     ++counters_.rx_ring_errors;
     rx_halted_ = true;
+    stat_add(MPC, 1);
+    rx_count_seen(wire_length);
     return RxResult::dropped;
   }
   const std::size_t buffer = rx_buffer_size();
@@ -180,6 +256,7 @@ RxResult E1000::receive(ByteSpan frame) {
   if (needed > count - 1) {
     ++counters_.rx_too_big_for_ring;
     stat_add(MPC, 1);
+    rx_count_seen(wire_length);
     return RxResult::dropped;
   }
   if (needed > owned) {
@@ -203,6 +280,8 @@ RxResult E1000::receive(ByteSpan frame) {
       ++counters_.rx_ring_errors;
       rx_halted_ = true;
       reg(RDH) = head;
+      stat_add(MPC, 1);
+      rx_count_seen(wire_length);
       return RxResult::dropped;
     }
     e1000_detail::put_le16(&desc[8], static_cast<std::uint16_t>(chunk));
@@ -214,6 +293,8 @@ RxResult E1000::receive(ByteSpan frame) {
       ++counters_.rx_ring_errors;
       rx_halted_ = true;
       reg(RDH) = head;
+      stat_add(MPC, 1);
+      rx_count_seen(wire_length);
       return RxResult::dropped;
     }
     done += chunk;
@@ -221,12 +302,10 @@ RxResult E1000::receive(ByteSpan frame) {
   }
   reg(RDH) = head;
 
-  // §13.7 statistics (octets include the FCS).
-  const std::size_t wire_length = frame.size() + 4;
   stat_add(GPRC, 1);
-  stat_add(TPR, 1);
   stat_add64(GORCL, wire_length);
-  stat_add64(TORL, wire_length);
+  stat_size_bucket(PRC64, wire_length);
+  rx_count_seen(wire_length);
   if (frame[0] & 1U) {
     const bool broadcast =
         std::all_of(frame.begin(), frame.begin() + 6, [](std::uint8_t b) { return b == 0xFF; });

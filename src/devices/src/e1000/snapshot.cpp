@@ -1,17 +1,20 @@
 // E1000 snapshot and restore.
 //
 // Layout (all integers little-endian):
-//   "E1KS"  u16 major (1)  u16 minor (0)  u32 body length  body  u32 CRC-32(everything before)
+//   "E1KS"  u16 major (1)  u16 minor (1)  u32 body length  body  u32 CRC-32(everything before)
 // body:
 //   PCI configuration (256 bytes); register file as u32 count + (u32 dword index, u32 value)*
 //   with nonzero values only, indices strictly ascending; EEPROM (64 x u16); PHY (32 x u16);
 //   Microwire state; IOADDR; flags (link, irq, tx halted, rx halted, rx overrun reported);
 //   timers as remaining nanoseconds (-1 = not armed) for rx packet/absolute, tx
 //   packet/absolute, and the ITR hold-off; the TX context; the partial TX packet with its bytes.
+//   Minor 1 appends: the EEPROM programming state (instruction, data word, write-enable latch,
+//   ready status) and the four 64-bit statistics latches (valid flag, value).
 // restore() parses and validates everything into a staging copy first: a wrong magic, major
 // version, length, checksum, field range, or a PCI identity of another device is refused and
-// the device is left as it was. A newer minor version with extra trailing fields is refused too
-// (the length must match exactly for this major version).
+// the device is left as it was. A minor-0 snapshot restores with the minor-1 fields at their
+// reset values. A newer minor version with extra trailing fields is refused (the length must
+// match exactly what this build knows).
 #include <cstring>
 #include <optional>
 
@@ -25,7 +28,7 @@ using namespace e1000;  // NOLINT: register names
 namespace {
 
 constexpr std::uint16_t kMajor = 1;
-constexpr std::uint16_t kMinor = 0;
+constexpr std::uint16_t kMinor = 1;
 
 class LeWriter {
  public:
@@ -135,6 +138,15 @@ Bytes E1000::snapshot() const {
   w.u16(p.special);
   w.u32(static_cast<std::uint32_t>(p.length));
   w.bytes(ByteSpan(tx_buf_.data(), p.length));
+  // Minor 1.
+  w.u8(static_cast<std::uint8_t>(microwire_.op));
+  w.u8(microwire_.write_enabled ? 1 : 0);
+  w.u8(microwire_.ready ? 1 : 0);
+  w.u16(microwire_.data);
+  for (const WideStatLatch& latch : wide_stat_latch_) {
+    w.u8(latch.valid ? 1 : 0);
+    w.i64(static_cast<std::int64_t>(latch.value));
+  }
   const auto body = static_cast<std::uint32_t>(out.size() - body_start);
   e1000_detail::put_le32(out.data() + 8, body);
   w.u32(e1000_detail::crc32(out));
@@ -146,7 +158,7 @@ Result<void> E1000::restore(ByteSpan snapshot) {
   LeReader r(snapshot);
   if (std::memcmp(r.bytes(4).data(), "E1KS", 4) != 0) return bad("wrong magic");
   const std::uint16_t major = r.u16();
-  r.u16();  // minor: any within the major version
+  const std::uint16_t minor = r.u16();
   if (major != kMajor) return bad("unsupported snapshot version");
   const std::uint32_t body = r.u32();
   if (std::size_t{body} + 16 != snapshot.size()) return bad("length mismatch");
@@ -184,7 +196,7 @@ Result<void> E1000::restore(ByteSpan snapshot) {
   mw.shift = r.u16();
   mw.address = r.u8();
   mw.out_bit = r.u8();
-  if (phase > 2 || mw.bits > 9 || mw.address >= kEepromWords || mw.out_bit >= 16) {
+  if (phase > 3 || mw.bits > 9 || mw.address >= kEepromWords || mw.out_bit >= 16) {
     return bad("eeprom state");
   }
   mw.phase = static_cast<Microwire::Phase>(phase);
@@ -232,6 +244,43 @@ Result<void> E1000::restore(ByteSpan snapshot) {
     return bad("tx packet length");
   }
   const ByteSpan tx_bytes = r.bytes(p.length);
+  std::array<WideStatLatch, kWideStats> latches{};
+  if (minor >= 1) {
+    const std::uint8_t op = r.u8();
+    const std::uint8_t write_enabled = r.u8();
+    const std::uint8_t ready = r.u8();
+    mw.data = r.u16();
+    if (op > 4 || write_enabled > 1 || ready > 1) return bad("eeprom state");
+    mw.op = static_cast<Microwire::Op>(op);
+    mw.write_enabled = write_enabled != 0;
+    mw.ready = ready != 0;
+    for (WideStatLatch& latch : latches) {
+      const std::uint8_t valid = r.u8();
+      latch.value = static_cast<std::uint64_t>(r.i64());
+      if (valid > 1) return bad("statistics latch");
+      latch.valid = valid != 0;
+    }
+  }
+  // A latch holds a value the counter had; the counter can only have grown since.
+  auto staged_reg = [&regs](std::uint32_t offset) -> std::uint32_t {
+    for (const auto& [index, value] : regs) {
+      if (index == offset / 4) return value;
+    }
+    return 0;
+  };
+  for (unsigned i = 0; i < kWideStats; ++i) {
+    const std::uint64_t counter =
+        (std::uint64_t{staged_reg(kWideStatLow[i] + 4)} << 32) | staged_reg(kWideStatLow[i]);
+    if (latches[i].valid && latches[i].value > counter) return bad("statistics latch");
+  }
+  // Which phases may carry an instruction: write_data collects WRITE/WRAL data; idle may hold
+  // any complete instruction; command and read hold none.
+  const bool collecting = mw.op == Microwire::Op::write || mw.op == Microwire::Op::write_all;
+  if ((mw.phase == Microwire::Phase::write_data && !collecting) ||
+      ((mw.phase == Microwire::Phase::command || mw.phase == Microwire::Phase::read) &&
+       mw.op != Microwire::Op::none)) {
+    return bad("eeprom state");
+  }
   r.u32();  // CRC, checked above
   if (!r.ok() || r.remaining() != 0) return bad("length mismatch");
 
@@ -243,6 +292,7 @@ Result<void> E1000::restore(ByteSpan snapshot) {
   eeprom_ = eeprom;
   phy_ = phy;
   microwire_ = mw;
+  wide_stat_latch_ = latches;
   ioaddr_ = ioaddr;
   link_up_ = flags[0];
   tx_halted_ = flags[2];

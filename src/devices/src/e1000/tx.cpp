@@ -107,6 +107,7 @@ void E1000::tx_descriptor(const std::uint8_t* d, Instant /*now*/) {
   TxPacket& p = tx_pkt_;
   if (p.kind != TxKind::none && p.kind != kind) {
     ++counters_.tx_bad_descriptor;
+    if (p.tse) stat_add(TSCTFC, 1);
     p = {};
   }
   if (p.kind == TxKind::none) {

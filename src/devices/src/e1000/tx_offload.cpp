@@ -13,6 +13,12 @@
 // payload length are rewritten, the TCP sequence number advances by the bytes already sent,
 // FIN and PSH are kept only on the last segment, and the TCP checksum seed (the pseudo-header
 // sum without length, as drivers prepare it) gets the segment's L4 length added.
+//
+// Statistics (§13.7): every emitted frame counts in TPT/TOT; frames of at least 64 wire bytes
+// (with FCS) are "good" and count in GPTC, GOTC, the PTC size buckets and BPTC/MPTC. A TSE
+// packet counts once in TSCTC when all its segments were emitted, or once in TSCTFC when it
+// failed (DMA error, oversize, inconsistent context). Statistics describe the wire: a frame the
+// backend refuses (tx_backend_refused) has still left the MAC.
 #include <algorithm>
 #include <cstring>
 
@@ -45,11 +51,13 @@ bool checksum_range(std::size_t size, std::size_t start, std::size_t end_inclusi
 void E1000::tx_finish() {
   TxPacket& p = tx_pkt_;
   if (p.drop) {
+    if (p.tse) stat_add(TSCTFC, 1);
     p = {};
     return;
   }
   if (p.length < wire::kEthernetHeaderLength) {
     ++counters_.tx_runt;
+    if (p.tse) stat_add(TSCTFC, 1);
     p = {};
     return;
   }
@@ -66,8 +74,7 @@ void E1000::tx_finish() {
     }
     tx_emit(frame);
   } else if (p.tse) {
-    stat_add(TSCTC, 1);
-    tx_segment();
+    stat_add(tx_segment() ? TSCTC : TSCTFC, 1);
   } else {
     tx_checksums(frame, p.popts, false, 0);
     tx_emit(frame);
@@ -101,7 +108,8 @@ void E1000::tx_checksums(std::span<std::uint8_t> frame, std::uint8_t popts, bool
   }
 }
 
-void E1000::tx_segment() {
+// Returns false, emitting nothing, when the context cannot describe this packet.
+bool E1000::tx_segment() {
   const TxContext& c = tx_ctx_;
   const TxPacket& p = tx_pkt_;
   const bool v4 = (c.tucmd & TXD_TUCMD_IP) != 0;
@@ -114,13 +122,13 @@ void E1000::tx_segment() {
       hdr + mss > seg_buf_.size() || std::size_t{c.ipcss} + ip_min > c.tucss ||
       std::size_t{c.tucss} + l4_min > hdr) {
     ++counters_.tx_offload_errors;
-    return;
+    return false;
   }
   const std::size_t payload = p.length - hdr;
   const std::size_t segments = payload == 0 ? 1 : (payload + mss - 1) / mss;
   if (segments > kTxMaxTsoSegments) {
     ++counters_.tx_offload_errors;
-    return;
+    return false;
   }
   const ByteSpan packet(tx_buf_.data(), p.length);
   const std::uint16_t base_id = load_be16(packet, c.ipcss + 4U);
@@ -149,6 +157,7 @@ void E1000::tx_segment() {
     tx_emit(seg);
     ++counters_.tx_tso_segments;
   }
+  return true;
 }
 
 void E1000::tx_emit(std::span<const std::uint8_t> frame) {
@@ -175,16 +184,19 @@ void E1000::tx_emit(std::span<const std::uint8_t> frame) {
     }
     out = std::span<const std::uint8_t>(o, length);
   }
-  // §13.7 statistics: octet counts include the 4-byte FCS.
-  stat_add(GPTC, 1);
+  const std::size_t wire_length = out.size() + 4;  // with the FCS the MAC appends
   stat_add(TPT, 1);
-  stat_add64(GOTCL, out.size() + 4);
-  stat_add64(TOTL, out.size() + 4);
-  if (out[0] & 1U) {
-    const bool broadcast = std::all_of(out.begin(), out.begin() + 6, [](std::uint8_t b) {
-      return b == 0xFF;
-    });
-    stat_add(broadcast ? BPTC : MPTC, 1);
+  stat_add64(TOTL, wire_length);
+  if (wire_length >= 64) {
+    stat_add(GPTC, 1);
+    stat_add64(GOTCL, wire_length);
+    stat_size_bucket(PTC64, wire_length);
+    if (out[0] & 1U) {
+      const bool broadcast = std::all_of(out.begin(), out.begin() + 6, [](std::uint8_t b) {
+        return b == 0xFF;
+      });
+      stat_add(broadcast ? BPTC : MPTC, 1);
+    }
   }
   if (port_.transmit(out)) {
     ++counters_.tx_frames;

@@ -53,7 +53,9 @@ class VectorGuestMemory final : public GuestMemory {
 };
 
 // A level-triggered INTx line, with an optional message-signalled hook for platforms that
-// route the device through MSI (the E1000 model itself exposes no MSI capability).
+// deliver the line as a message. The E1000 model calls signal_msi() on every rising edge of
+// its line; it exposes no MSI capability to the guest (the 82540EM has none), so guest drivers
+// always program INTx.
 class InterruptLine {
  public:
   virtual ~InterruptLine() = default;

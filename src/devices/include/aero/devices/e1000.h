@@ -6,6 +6,11 @@
 // offsets 0..0x3F: IOADDR at 0, IODATA at 4). Memory/IO space enable bits are the platform's
 // to honour; Bus Master Enable gates every DMA and INTx Disable masks the interrupt line.
 //
+// Interrupts: the 82540EM has no MSI capability (its PCI Status register reports no
+// capabilities list, SDM §4.1), so guest drivers always use INTx. The model drives
+// InterruptLine::set_level() and also calls InterruptLine::signal_msi() on every rising edge,
+// for platforms that deliver the line as a message; that hook is invisible to the guest.
+//
 // Work model:
 //  * transmit happens in poll(now): at most `tx_descriptor_budget` descriptors per call;
 //    next_deadline() returns `now` while descriptors remain, so the caller keeps polling;
@@ -57,6 +62,8 @@ struct E1000Counters {
   std::uint64_t rx_disabled = 0;           // RCTL.EN clear, no bus master, or ring halted
   std::uint64_t rx_too_big_for_ring = 0;   // needs more descriptors than the ring has
   std::uint64_t rx_ring_errors = 0;        // descriptor or buffer outside guest memory
+  std::uint64_t eeprom_writes = 0;         // Microwire WRITE/ERASE/WRAL/ERAL executed
+  std::uint64_t eeprom_writes_refused = 0; // the same without a preceding EWEN: ignored
 };
 
 class E1000 {
@@ -124,12 +131,26 @@ class E1000 {
   };
   // EEPROM Microwire serial state (see eeprom_phy.cpp).
   struct Microwire {
-    enum class Phase : std::uint8_t { command, read, idle } phase = Phase::command;
+    enum class Phase : std::uint8_t { command, read, idle, write_data } phase = Phase::command;
+    // A programming instruction, collected in write_data and executed when CS falls.
+    enum class Op : std::uint8_t { none, write, erase, write_all, erase_all } op = Op::none;
     bool sk = false, out = false;
+    bool write_enabled = false;  // EWEN latch; EWDS and reset clear it
+    bool ready = false;          // a programming cycle finished: DO reads 1 until a start bit
     std::uint8_t bits = 0;      // command bits shifted in after the start bit (incl. start)
     std::uint16_t shift = 0;    // command shift register
     std::uint8_t address = 0;
-    std::uint8_t out_bit = 0;   // data bits already shifted out of the current word
+    std::uint8_t out_bit = 0;   // data bits already shifted out (read) or in (write_data)
+    std::uint16_t data = 0;     // data word shifted in for WRITE / WRAL
+  };
+  // The 64-bit octet counters (GORC, GOTC, TOR, TOT): reading the low half latches the whole
+  // value so the high half read next matches it (see registers.cpp).
+  static constexpr unsigned kWideStats = 4;
+  static constexpr std::array<std::uint32_t, kWideStats> kWideStatLow = {
+      e1000::GORCL, e1000::GOTCL, e1000::TORL, e1000::TOTL};
+  struct WideStatLatch {
+    bool valid = false;
+    std::uint64_t value = 0;
   };
   struct Timers {
     std::optional<Instant> rx_packet, rx_absolute, tx_packet, tx_absolute;
@@ -141,8 +162,10 @@ class E1000 {
   void reg_write(std::uint32_t offset, std::uint32_t value);
   std::uint32_t& reg(std::uint32_t offset) { return regs_[offset >> 2]; }
   std::uint32_t reg(std::uint32_t offset) const { return regs_[offset >> 2]; }
+  std::uint32_t stat_read(std::uint32_t offset);
   void stat_add(std::uint32_t offset, std::uint64_t amount);
   void stat_add64(std::uint32_t low_offset, std::uint64_t amount);
+  void stat_size_bucket(std::uint32_t first_bucket, std::size_t wire_length);
   // device.cpp
   void reset();
   bool bus_master() const;
@@ -158,6 +181,8 @@ class E1000 {
   void eeprom_init();
   void eeprom_update_checksum();
   void eecd_write(std::uint32_t value);
+  void eeprom_command(std::uint16_t command);
+  void eeprom_execute();
   std::uint32_t eecd_read() const;
   void eerd_write(std::uint32_t value);
   void phy_reset();
@@ -172,12 +197,13 @@ class E1000 {
   void tx_finish();
   void tx_checksums(std::span<std::uint8_t> frame, std::uint8_t popts, bool segment,
                     std::size_t l4_length);
-  void tx_segment();
+  bool tx_segment();
   void tx_emit(std::span<const std::uint8_t> frame);
   // rx.cpp
   bool rx_address_accepted(ByteSpan frame) const;
   std::size_t rx_buffer_size() const;
   void rx_checksum_status(ByteSpan frame, std::uint8_t& status, std::uint8_t& errors) const;
+  void rx_count_seen(std::size_t wire_length);
 
   GuestMemory& memory_;
   InterruptLine& irq_;
@@ -190,6 +216,7 @@ class E1000 {
   std::array<std::uint16_t, e1000::kEepromWords> eeprom_{};
   std::array<std::uint16_t, 32> phy_{};
   Microwire microwire_{};
+  std::array<WideStatLatch, kWideStats> wide_stat_latch_{};
   std::uint32_t ioaddr_ = 0;
   bool link_up_ = true;
   bool irq_asserted_ = false;
