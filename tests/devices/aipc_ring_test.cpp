@@ -324,6 +324,7 @@ TEST(AipcRing, ProducerReportsInconsistentCursors) {
 TEST(AipcRing, CommitWaitsForEarlierProducerThenPublishes) {
   Ring r(128);
   // Another producer reserved [0, 16) and has not committed yet.
+  r.ring.set_commit_spins(100);
   wr32(r.mem.data() + 4, 16);
   ASSERT_EQ(r.ring.try_push(payload(12, 2)), PushStatus::ok);
   EXPECT_TRUE(r.ring.pending_commit());

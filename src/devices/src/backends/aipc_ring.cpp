@@ -32,7 +32,6 @@ constexpr std::size_t kCapacityWord = 12;
 // so 1024 rounds only run out under extreme contention (reported as `full`: retry later). The
 // commit wait covers a producer preempted between reservation and commit.
 constexpr unsigned kReserveAttempts = 1024;
-constexpr std::uint32_t kCommitSpins = 1U << 16;
 constexpr std::uint32_t kSpinsBeforeYield = 64;
 
 std::uint32_t load_le32(const std::uint8_t* p) {
@@ -199,7 +198,7 @@ PushStatus AipcRing::try_push(ByteSpan payload) {
     if (pad > 0) std::memset(data_ + at + kLengthBytes + payload.size(), 0, pad);
 
     const Reservation mine{tail, end};
-    if (!commit(mine, kCommitSpins)) pending_ = mine;
+    if (!commit(mine, commit_spins_)) pending_ = mine;
     return PushStatus::ok;
   }
   return inconsistent ? PushStatus::corrupt : PushStatus::full;
@@ -229,16 +228,20 @@ bool AipcRing::publish() {
 PopResult AipcRing::try_pop(std::span<std::uint8_t> out) {
   const SharedWord head_word(header_ + kHeadWord);
   const SharedWord commit_word(header_ + kTailCommitWord);
+  const std::uint32_t tail = commit_word.load(std::memory_order_acquire);
   std::uint32_t head = head_word.load(std::memory_order_acquire);
+  // head moves (and is stored) only when the call ends in ok, too_large or empty after a
+  // skip, so a corrupt ring is left exactly as found.
   // Two rounds: at most one skip (padding or marker) precedes a record.
   for (int round = 0; round < 2; ++round) {
-    const std::uint32_t tail = commit_word.load(std::memory_order_acquire);
-    if (head == tail) return {PopStatus::empty, 0};
+    if (head == tail) {
+      if (round > 0) head_word.store(head, std::memory_order_release);
+      return {PopStatus::empty, 0};
+    }
     const std::uint32_t available = tail - head;
     if (available > capacity_) return {PopStatus::corrupt, 0};
     const std::uint32_t index = head % capacity_;
     const std::uint32_t remaining = capacity_ - index;
-    std::uint32_t skip = remaining;  // implicit padding unless a length word fits
     if (remaining >= kLengthBytes) {
       const std::uint32_t length = load_le32(data_ + index);
       if (length != kWrapMarker) {
@@ -258,9 +261,9 @@ PopResult AipcRing::try_pop(std::span<std::uint8_t> out) {
       // it would skip a whole lap).
       if (index == 0) return {PopStatus::corrupt, 0};
     }
-    if (skip > available) return {PopStatus::corrupt, 0};
-    head += skip;
-    head_word.store(head, std::memory_order_release);
+    // Implicit padding (fewer than 4 bytes left) or a wrap marker: skip to offset 0.
+    if (remaining > available) return {PopStatus::corrupt, 0};
+    head += remaining;
   }
   return {PopStatus::corrupt, 0};
 }

@@ -112,7 +112,7 @@ enum class PopStatus : std::uint8_t {
   ok,         // `length` bytes copied out and the record consumed
   empty,
   too_large,  // the record's payload (`length`) exceeded the output span: skipped, not copied
-  corrupt,    // a length, marker or cursor contradicts the layout; nothing consumed
+  corrupt,    // a length, marker or cursor contradicts the layout; head left unchanged
 };
 
 struct PopResult {
@@ -140,6 +140,11 @@ class AipcRing {
   // the next try_push, which first publishes) finishes the job.
   PushStatus try_push(ByteSpan payload);
   bool pending_commit() const { return pending_.has_value(); }
+  // How many times a push checks whether the producers before it have committed before it
+  // leaves its record pending (default kDefaultCommitSpins, yielding after the first 64). A
+  // handle that knows it is the only producer (fuzzing, single-threaded embedders) may use 1.
+  void set_commit_spins(std::uint32_t spins) { commit_spins_ = spins == 0 ? 1 : spins; }
+  static constexpr std::uint32_t kDefaultCommitSpins = 1U << 16;
   // Publishes this handle's pending record if the producers before it have; true when nothing
   // remains pending.
   bool publish();
@@ -167,6 +172,7 @@ class AipcRing {
   std::uint8_t* header_;
   std::uint8_t* data_;
   std::uint32_t capacity_;
+  std::uint32_t commit_spins_ = kDefaultCommitSpins;
   std::optional<Reservation> pending_;
 };
 
