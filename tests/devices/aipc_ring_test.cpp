@@ -403,7 +403,7 @@ class IndependentReader {
     if (skip >= 4) wr32(data + at, 0xFFFFFFFFU);
     const std::uint32_t start = (tail + skip) % capacity_;
     wr32(data + start, static_cast<std::uint32_t>(p.size()));
-    std::memcpy(data + start + 4, p.data(), p.size());
+    if (!p.empty()) std::memcpy(data + start + 4, p.data(), p.size());
     wr32(ring_ + 4, tail + skip + need);
     wr32(ring_ + 8, tail + skip + need);
     return true;

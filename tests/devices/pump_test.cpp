@@ -200,7 +200,7 @@ TEST(Pump, IdleNicIsNotPolled) {
 
 TEST(Pump, FramesTheNicDropsAreCountedAndConsumed) {
   QueueRig rig({}, {}, {.tx = {}, .rx = {.min_frame_size = 1}});
-  ASSERT_EQ(rig.backend.push_rx(host_frame(10, 1)), QueueRefusal::none);  // a runt
+  ASSERT_EQ(rig.backend.push_rx(Bytes(10, 0xFF)), QueueRefusal::none);  // a runt
   ASSERT_EQ(rig.backend.push_rx(host_frame(100, 2)), QueueRefusal::none);
   const PumpTickResult r = rig.tick();
   EXPECT_EQ(r.rx_dropped, 1U);
