@@ -56,6 +56,11 @@ class E1000Harness {
   CapturePort port;
   E1000 nic{mem, irq, port, clock};
 
+  E1000Harness() = default;
+  // Transmitted frames go to `to` (a pump's port) instead of the capturing port.
+  explicit E1000Harness(FramePort& to, E1000Config config = {})
+      : nic{mem, irq, to, clock, config} {}
+
   std::uint32_t tx_count = 0, tx_tail = 0;
   std::uint32_t rx_count = 0, rx_next = 0;
   std::size_t rx_buffer = 2048;
