@@ -5,6 +5,7 @@
 
 #include "aero/wire/arp.h"
 #include "aero/wire/icmpv4.h"
+#include "aero/wire/tcp.h"
 #include "fake_host.h"
 #include "guest_frames.h"
 
@@ -142,8 +143,16 @@ TEST_F(SessionTest, CountsEachDropReason) {
                        Ipv4Address{{93, 184, 216, 34}}, 40000, 80, Bytes{1}));
   EXPECT_EQ(session_.stats().dropped(Drop::udp_open_failed), 1U) << "this host has no sockets";
   send(test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
-                        Ipv4Address{{93, 184, 216, 34}}, 6, Bytes(20, 0)));
+                        Ipv4Address{{93, 184, 216, 34}}, 132, Bytes(20, 0)));  // SCTP
   EXPECT_EQ(session_.stats().dropped(Drop::no_forwarding), 1U);
+  Bytes tcp_header(20, 0);
+  tcp_header[12] = 0x50;  // data offset 5; the checksum (0) is wrong
+  send(test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
+                        Ipv4Address{{93, 184, 216, 34}}, 6, tcp_header));
+  EXPECT_EQ(session_.stats().dropped(Drop::bad_tcp_checksum), 1U);
+  send(test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
+                        Ipv4Address{{93, 184, 216, 34}}, 6, Bytes(12, 0)));
+  EXPECT_EQ(session_.stats().dropped(Drop::malformed_tcp), 1U);
   send(test::udp_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp,
                        Ipv4Address{{239, 255, 255, 250}}, 40000, 1900, Bytes{1}));
   EXPECT_EQ(session_.stats().dropped(Drop::not_forwardable), 1U);
@@ -230,6 +239,55 @@ TEST(StackConfig, ValidationNamesTheField) {
   config = StackConfig{};
   config.prefix_length = 31;
   EXPECT_FALSE(config.validate().ok());
+}
+
+Bytes tcp_syn_frame(Ipv4Address destination, std::uint16_t port) {
+  wire::TcpHeader header;
+  header.source_port = 40000;
+  header.destination_port = port;
+  header.sequence_number = 1000;
+  header.flags = wire::kTcpSyn;
+  header.window = 65535;
+  Bytes segment(header.length(0));
+  EXPECT_TRUE(header.emit(segment, {}, test::kGuestIp, destination));
+  return test::ipv4_frame(test::kGuestMac, test::kGatewayMac, test::kGuestIp, destination, 6,
+                          segment);
+}
+
+TEST_F(SessionTest, TcpToTheGatewayIsRefusedWithRst) {
+  host_.take();
+  send(tcp_syn_frame(test::kGatewayIp, 22));
+  const auto frames = host_.take();
+  ASSERT_EQ(frames.size(), 1U);
+  const auto ip = test::ipv4_of(frames[0]);
+  EXPECT_EQ(ip.protocol(), 6);
+  EXPECT_EQ(ip.source(), test::kGatewayIp);
+  const auto tcp = wire::TcpPacket::parse(ip.payload()).value();
+  EXPECT_TRUE(tcp.checksum_ok(ip.source(), ip.destination()));
+  EXPECT_EQ(tcp.flags(), wire::kTcpRst | wire::kTcpAck);
+  EXPECT_EQ(tcp.ack_number(), 1001U);
+  EXPECT_EQ(session_.stats().dropped(Drop::tcp_to_gateway), 1U);
+}
+
+TEST_F(SessionTest, TcpBeyondTheGatewayWithoutHostSocketsIsReset) {
+  host_.take();
+  send(tcp_syn_frame(Ipv4Address{{93, 184, 216, 34}}, 443));
+  const auto frames = host_.take();
+  ASSERT_EQ(frames.size(), 1U);
+  const auto ip = test::ipv4_of(frames[0]);
+  EXPECT_EQ(ip.source(), (Ipv4Address{{93, 184, 216, 34}}));
+  EXPECT_EQ(wire::TcpPacket::parse(ip.payload()).value().flags(), wire::kTcpRst | wire::kTcpAck);
+  EXPECT_EQ(session_.tcp_stats().connect_unreachable, 1U);
+  EXPECT_EQ(session_.tcp().connection_count(), 0U);
+}
+
+TEST_F(SessionTest, TcpToAPolicyDeniedAddressIsResetAndCounted) {
+  host_.take();
+  send(tcp_syn_frame(Ipv4Address{{192, 168, 1, 1}}, 80));
+  const auto frames = host_.take();
+  ASSERT_EQ(frames.size(), 1U);
+  EXPECT_EQ(session_.stats().dropped(Drop::policy_denied), 1U);
+  EXPECT_EQ(session_.tcp_stats().policy_denied, 1U);
 }
 
 }  // namespace
