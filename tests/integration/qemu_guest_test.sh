@@ -3,7 +3,10 @@
 # initramfs built here, its NIC connected by `-netdev stream` to `aero-net stack --qemu-listen`.
 # Once with an e1000 and once with a virtio-net NIC, the guest's kernel driver and busybox udhcpc
 # obtain a DHCP lease (10.0.2.15, router 10.0.2.2) and busybox ping gets three echo replies from
-# the gateway. The guest reports each step on its serial console; the stack's counters must agree.
+# the gateway, then the guest downloads and uploads AERO_QEMU_TCP_BYTES (8 MiB; the long tier
+# 1 GiB) over TCP from a server on the host's loopback (through a TCP forward) with busybox nc,
+# SHA-256 checked at both ends. The guest reports each step on its serial console; the stack's
+# counters must agree.
 #
 # Needs qemu-system-x86_64 (with -netdev stream), a readable kernel at /boot/vmlinuz-* with its
 # modules, busybox-static and cpio; exits 77 (skipped) otherwise, saying why. No root needed.
@@ -29,7 +32,15 @@ kver=${kernel#/boot/vmlinuz-}
 work=$(mktemp -d)
 stack_pid=
 qemu_pid=
+tcp_bytes=${AERO_QEMU_TCP_BYTES:-$((8 << 20))}
+tcp_port=$((20000 + ($$ + 41) % 20000))
+python3 "$here/tcp_tool.py" serve 127.0.0.1 "$tcp_port" 7200 >"$work/tcp-server.log" 2>&1 &
+tcp_server_pid=$!
+tcp_sha=$(python3 "$here/tcp_tool.py" sha "$tcp_bytes")
+# TCG moves a few MB/s: allow 1 s per MiB each way on top of the boot.
+guest_timeout=$((120 + 2 * (tcp_bytes >> 20)))
 cleanup() {
+  kill "$tcp_server_pid" 2>/dev/null || true
   [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null || true
   [[ -n $stack_pid ]] && kill "$stack_pid" 2>/dev/null || true
   [[ -n $qemu_pid ]] && wait "$qemu_pid" 2>/dev/null || true
@@ -63,7 +74,8 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   local device=$1 driver=$2 started
   started=$(now_ms)
   echo "== $device"
-  "$aero_net" stack --qemu-listen "unix:$device.sock" --duration 150 \
+  "$aero_net" stack --qemu-listen "unix:$device.sock" --duration $((guest_timeout + 30)) \
+    --tcp-forward "203.0.113.9:$tcp_port=127.0.0.1:$tcp_port" \
     >"$device.json" 2>"$device.stack-err" &
   stack_pid=$!
   local listening=
@@ -74,16 +86,16 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   done
   [[ -n $listening ]] || fail "$device: aero-net stack is not listening"
 
-  timeout -k 5 120 qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-reboot \
+  timeout -k 5 "$guest_timeout" qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-reboot \
     -display none -serial "file:$device.serial" -monitor none \
-    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" \
+    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1 aero.tcp=203.0.113.9:$tcp_port aero.tcp_bytes=$tcp_bytes" \
     -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$device.sock" \
     -device "$device,netdev=n0,mac=52:54:00:12:34:56" </dev/null >"$device.qemu" 2>&1 &
   qemu_pid=$!
   local rc=0
   wait "$qemu_pid" || rc=$?
   qemu_pid=
-  ((rc != 124 && rc != 137)) || fail "$device: the guest did not power off within 120 s"
+  ((rc != 124 && rc != 137)) || fail "$device: the guest did not power off within $guest_timeout s"
   ((rc == 0)) || fail "$device: qemu-system-x86_64 exited with $rc"
 
   kill -0 "$stack_pid" 2>/dev/null || fail "$device: aero-net stack is no longer running"
@@ -98,6 +110,8 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   expect_marker "$device" "nic driver $driver"
   expect_marker "$device" 'lease 10\.0\.2\.15 router 10\.0\.2\.2'
   expect_marker "$device" 'ping ok 10\.0\.2\.2'
+  expect_marker "$device" "tcp down $tcp_bytes $tcp_sha"
+  expect_marker "$device" "tcp up $tcp_bytes $tcp_sha"
   expect_marker "$device" 'done'
   if grep -q '^AERO-GUEST FAIL' "$device.console"; then fail "$device: the guest reported a failure"; fi
 
