@@ -6,7 +6,11 @@
 #     in build/fuzz/long/<target>/. Targets whose executions are expensive run for a time
 #     budget instead (the e1000 device: E1000_FUZZ_SECONDS, default 1800);
 #   * the E1000 randomized ring test with 8*10^7 steps, more than 10^7 frames each way
-#     (AERO_RING_ITERATIONS).
+#     (AERO_RING_ITERATIONS);
+#   * the TCP engine fuzz target for at least 10 minutes (TCP_FUZZ_SECONDS, default 900);
+#   * TCP with real guests at full size (needs root): 1 GiB each way through `aero-net run`
+#     (also under 1% loss and reordering), 1,000 concurrent connections of 1 MiB, and 1 GiB each
+#     way for a QEMU guest on e1000 and virtio-net.
 #
 # Usage: scripts/test-long.sh            FUZZ_RUNS=5000000 scripts/test-long.sh
 set -euo pipefail
@@ -30,6 +34,7 @@ for binary in build/fuzz/fuzz/fuzz_*; do
   started=$(date +%s.%N)
   budget=(-runs="$runs")
   [[ $name == e1000 ]] && budget=(-max_total_time="${E1000_FUZZ_SECONDS:-1800}")
+  [[ $name == tcp_engine ]] && budget=(-max_total_time="${TCP_FUZZ_SECONDS:-900}")
   (cd "$workdir" && "../../../../$binary" "${budget[@]}" -max_len=4096 -print_final_stats=1 \
       corpus "../../../../fuzz/corpus/$name") >"$log" 2>&1 || {
     echo "FINDING in $name: see $log"
@@ -48,4 +53,10 @@ cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$(nproc)" --target test_devices
 AERO_RING_ITERATIONS=${AERO_RING_ITERATIONS:-80000000} \
   build/dev/tests/test_devices --gtest_filter='*Ring*'
+
+echo "== TCP with real guests, full size"
+cmake --build --preset dev -j "$(nproc)" --target aero-net
+AERO_TCP_BYTES=$((1 << 30)) AERO_TCP_LOSS_BYTES=$((1 << 30)) AERO_TCP_MANY=1000 \
+  AERO_TCP_MANY_BYTES=$((1 << 20)) bash tests/integration/netns_tcp_test.sh build/dev/apps/aero-net
+AERO_QEMU_TCP_BYTES=$((1 << 30)) bash tests/integration/qemu_guest_test.sh build/dev/apps/aero-net
 echo "long tier: all passed"
