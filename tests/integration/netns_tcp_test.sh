@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TCP through the stack with a real guest network stack (Linux in a namespace, `aero-net run`)
 # and a server on the host's loopback reached through a TCP forward:
-#   * a download and an upload with SHA-256 checked at both ends;
+#   * a download and an upload with SHA-256 checked at both ends, at MTU 1500 and 65520;
 #   * the same with 1% of the frames dropped and 1% reordered on the guest side;
 #   * a guest that reads slowly (its window closes) and a host that reads slowly (ours closes);
 #   * half-close both ways, RST both ways, a refused port and a policy denial;
@@ -66,6 +66,12 @@ stat() {  # stat NAME FIELD: a TCP counter of that run
 run_guest bulk "$forward" -- "$(client down "$bytes") && $(client up "$bytes")"
 grep -q "^down $bytes bytes ok" "$work/bulk.out" || fail "download"
 grep -q "^up $bytes bytes ok" "$work/bulk.out" || fail "upload"
+
+# Frames up to 65520 bytes on the TAP: segments of up to 65480 bytes each way.
+run_guest jumbo "$forward" --mtu 65520 -- "$(client down "$bytes") && $(client up "$bytes")"
+grep -q "^down $bytes bytes ok" "$work/jumbo.out" || fail "download at MTU 65520"
+grep -q "^up $bytes bytes ok" "$work/jumbo.out" || fail "upload at MTU 65520"
+(($(stat jumbo segments_to_guest) < bytes / 30000)) || fail "segments were not MTU-sized"
 
 run_guest lossy "$forward" --test-loss 0.01 --test-reorder 0.01 -- \
   "$(client down "$loss_bytes") && $(client up "$loss_bytes")"
