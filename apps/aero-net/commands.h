@@ -61,6 +61,7 @@ struct StackOptions {
   std::size_t tcp_receive_buffer = 256 * 1024;
   std::size_t tcp_connections = 1024;
   int tcp_socket_buffer = 2 * 1024 * 1024;
+  bool tcp_force_ring = false;
   double test_loss = 0;
   double test_reorder = 0;
   std::string stats_file;  // run: where the session's counters go as JSON at the end

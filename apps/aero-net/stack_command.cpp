@@ -31,6 +31,9 @@ void add_network_options(CLI::App& command, StackOptions& options) {
                      "SO_SNDBUF and SO_RCVBUF asked for each host TCP socket (0: the kernel's "
                      "defaults and autotuning)")
       ->capture_default_str();
+  command.add_flag("--tcp-force-ring", options.tcp_force_ring,
+                   "Keep unacknowledged guest-bound data in a per-connection ring even where "
+                   "the kernel supports SO_PEEK_OFF on TCP (what kernels before 6.9 do)");
   command.add_option("--tcp-connections", options.tcp_connections,
                      "Most TCP connections per session")
       ->capture_default_str();
@@ -57,6 +60,7 @@ std::optional<host::RunOptions> build_run_options(const StackOptions& options) {
       std::chrono::milliseconds(static_cast<std::int64_t>(options.duration_seconds * 1000));
   run.test_loss = options.test_loss;
   run.tcp_socket_buffer = options.tcp_socket_buffer;
+  run.tcp_force_ring = options.tcp_force_ring;
   run.test_reorder = options.test_reorder;
   for (const auto& text : options.tcp_listens) {
     auto listen = host::parse_tcp_listen(text);

@@ -67,6 +67,13 @@ run_guest bulk "$forward" -- "$(client down "$bytes") && $(client up "$bytes")"
 grep -q "^down $bytes bytes ok" "$work/bulk.out" || fail "download"
 grep -q "^up $bytes bytes ok" "$work/bulk.out" || fail "upload"
 
+# The same with guest-bound data in the stack's ring rather than the kernel's buffer (kernels
+# before 6.9 have no SO_PEEK_OFF for TCP).
+run_guest ring "$forward" --tcp-force-ring --test-loss 0.01 -- \
+  "$(client down "$loss_bytes") && $(client up "$loss_bytes")"
+grep -q "^down $loss_bytes bytes ok" "$work/ring.out" || fail "download through the ring"
+grep -q "^up $loss_bytes bytes ok" "$work/ring.out" || fail "upload through the ring"
+
 # Frames up to 65520 bytes on the TAP: segments of up to 65480 bytes each way.
 run_guest jumbo "$forward" --mtu 65520 -- "$(client down "$bytes") && $(client up "$bytes")"
 grep -q "^down $bytes bytes ok" "$work/jumbo.out" || fail "download at MTU 65520"

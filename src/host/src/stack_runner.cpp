@@ -526,7 +526,8 @@ class SessionDriver : public stack::SessionHost {
 
   void start_peek_mode(TcpSocket& s) {
     const int zero = 0;
-    s.kernel_peek = ::setsockopt(s.socket.native_handle(), SOL_SOCKET, SO_PEEK_OFF, &zero,
+    s.kernel_peek = !options_.tcp_force_ring &&
+                    ::setsockopt(s.socket.native_handle(), SOL_SOCKET, SO_PEEK_OFF, &zero,
                                  sizeof zero) == 0;
     if (!s.kernel_peek) s.ring_capacity = std::max<std::size_t>(options_.tcp_send_ring, 4096);
   }

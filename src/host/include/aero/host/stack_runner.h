@@ -39,6 +39,8 @@ struct RunOptions {
   // Bytes of guest-bound data a connection holds for retransmission when the kernel cannot
   // keep it (no SO_PEEK_OFF for TCP before Linux 6.9), and the socket buffer sizes asked for.
   std::size_t tcp_send_ring = 1024 * 1024;
+  // Use the ring even where the kernel could keep the data (for tests of older kernels).
+  bool tcp_force_ring = false;
   int tcp_socket_buffer = 2 * 1024 * 1024;
 
   // Test switches: drop and reorder this share (0..1) of the frames in each direction on the
