@@ -64,6 +64,9 @@ struct TcpEngine::Connection {
   std::uint32_t ts_recent = 0;
   std::optional<std::uint32_t> fin_seq;  // our FIN's number, once the host reached EOF
   bool host_closed = false;
+  // A peek found nothing new: the host calls handle_readable when data arrives, so peeking
+  // again before that (or before an ACK frees room in the host's ring) is a wasted system call.
+  bool host_drained = false;
 
   // Congestion control (RFC 5681, RFC 6582).
   std::uint32_t cwnd = 0;
@@ -464,7 +467,10 @@ bool TcpEngine::process_ack(Connection& c, const wire::TcpPacket& segment, Insta
     std::uint32_t data_acked = acked;
     if (c.snd_una == c.iss) --data_acked;  // our SYN
     if (c.fin_seq && seq_gt(ack, *c.fin_seq)) --data_acked;  // our FIN
-    if (data_acked != 0) host_.tcp_consume(c.id, data_acked);
+    if (data_acked != 0) {
+      host_.tcp_consume(c.id, data_acked);
+      c.host_drained = false;
+    }
 
     // RTT sample: from the echoed timestamp (RFC 7323 §4.1), else from the one timed segment.
     const auto& ts = segment.options().timestamps;
@@ -857,6 +863,8 @@ void TcpEngine::reset_connection(Connection& c, Instant now) {
 
 bool TcpEngine::send_data_segment(Connection& c, std::uint32_t sequence, std::size_t limit,
                                   bool first, Instant now) {
+  const bool fresh_data = first && sequence == c.snd_max;
+  if (fresh_data && c.host_drained) return false;
   const std::size_t header_bytes = header_length(c, wire::kTcpAck);
   const auto area = sink_.tcp_segment_area();
   if (area.size() <= header_bytes) return false;
@@ -885,7 +893,9 @@ bool TcpEngine::send_data_segment(Connection& c, std::uint32_t sequence, std::si
       if (!c.rto_deadline) c.rto_deadline = now + c.rto;
       return true;
     }
-    case TcpReadStatus::would_block: return false;
+    case TcpReadStatus::would_block:
+      if (fresh_data) c.host_drained = true;
+      return false;
     case TcpReadStatus::eof:
       if (first && sequence == c.snd_nxt && !c.fin_seq) {
         c.fin_seq = sequence;
@@ -1024,7 +1034,10 @@ void TcpEngine::handle_connect_failed(ConnectionId id, TcpConnectError error, In
 }
 
 void TcpEngine::handle_readable(ConnectionId id, Instant now) {
-  if (Connection* c = lookup(id)) output(*c, now);
+  if (Connection* c = lookup(id)) {
+    c->host_drained = false;
+    output(*c, now);
+  }
   reap();
 }
 
