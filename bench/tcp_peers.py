@@ -163,9 +163,11 @@ def guest(args):
         subprocess.run(["ip", "link", "set", "dev", args.device, "mtu", str(args.mtu)], check=True)
         record["errors"].append("link MTU was %s, set to %d" % (record["link_mtu"], args.mtu))
         record["link_mtu"] = link_mtu(args.device)
-    for key, reverse in (("fwd", False), ("rev", True)):
-        gbps, moved, retransmits, error = iperf3(args.target, args.iperf_port, args.seconds,
-                                                 reverse)
+    # One one-off server per direction: a persistent iperf3 server closes and reopens its
+    # listener after each test, and resets a connection that arrives in between.
+    for key, port, reverse in (("fwd", args.iperf_port_fwd, False),
+                               ("rev", args.iperf_port_rev, True)):
+        gbps, moved, retransmits, error = iperf3(args.target, port, args.seconds, reverse)
         record[key + "_gbps"] = gbps
         record[key + "_bytes"] = moved
         if retransmits is not None:
@@ -301,7 +303,8 @@ def main():
     p.add_argument("--mtu", type=int, required=True)
     p.add_argument("--rep", type=int, required=True)
     p.add_argument("--target", required=True, help="address the guest dials for the host servers")
-    p.add_argument("--iperf-port", type=int, required=True)
+    p.add_argument("--iperf-port-fwd", type=int, required=True, help="iperf3 -s -1, guest->host")
+    p.add_argument("--iperf-port-rev", type=int, required=True, help="iperf3 -s -1, for -R")
     p.add_argument("--echo-port", type=int, required=True)
     p.add_argument("--seconds", type=int, default=5, help="iperf3 -t")
     p.add_argument("--round-trips", type=int, default=2000)

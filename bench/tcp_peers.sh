@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TCP through aero-net vs slirp4netns and pasta, in one run (needs root; Linux with user
+# TCP through aero-net vs slirp4netns and pasta, in one run (needs root; Linux with network
 # namespaces, TUN/TAP and iproute2).
 #
 # For each peer, MTU (1500 and 65520) and repetition, a guest (a network namespace with one TAP
@@ -34,6 +34,9 @@
 #     script adds `ip route add blackhole 10.0.2.0/24` in the host namespace while it runs
 #     (unless a route for it exists already) and removes it afterwards.
 #   - Inside an `unshare --net` namespace /sys is still the host's: read the MTU with `ip link`.
+#   - A persistent `iperf3 -s` closes and reopens its listener after every test; a client that
+#     connects in between gets "Connection reset by peer" or "the server is busy" (seen with
+#     aero-net and with pasta). Each direction gets its own fresh `iperf3 -s -1`.
 # Every process the script starts is tracked by PID and stopped on exit (also on Ctrl-C);
 # every wait is bounded by `timeout`.
 #
@@ -103,7 +106,7 @@ if [[ -z $(ip route show "$GUEST_SUBNET") ]]; then
   blackhole_added=true
 fi
 
-read -r iperf_port echo_port < <(python3 "$helper" free-ports 2)
+read -r fwd_port rev_port echo_port < <(python3 "$helper" free-ports 3)
 python3 "$helper" echo-server "$echo_port" 7200 &
 started+=($!)
 
@@ -163,18 +166,24 @@ run_one() {  # peer mtu rep: appends one JSON line to $results
   local peer=$1 mtu=$2 rep=$3
   local base="$OUT/$peer-mtu$mtu-run$rep"
   local guest=(python3 "$helper" guest --peer "$peer" --mtu "$mtu" --rep "$rep"
-    --iperf-port "$iperf_port" --echo-port "$echo_port" --seconds "$DURATION"
+    --iperf-port-fwd "$fwd_port" --iperf-port-rev "$rev_port" --echo-port "$echo_port"
+    --seconds "$DURATION"
     --round-trips "$ROUND_TRIPS")
-  local server guest_pid peer_pid peer_process netns_name sampler=""
+  local servers=() port pid guest_pid peer_pid peer_process netns_name sampler=""
   rm -f "$base.cpu"
-  iperf3 -s -B 127.0.0.1 -p "$iperf_port" >"$base.iperf3-server.log" 2>&1 &
-  server=$!
-  started+=("$server")
-  wait_listening "$iperf_port"
+  # A fresh one-off server per direction (see tcp_peers.py guest for why).
+  for port in "$fwd_port" "$rev_port"; do
+    iperf3 -s -1 -B 127.0.0.1 -p "$port" >>"$base.iperf3-server.log" 2>&1 &
+    servers+=($!)
+    started+=($!)
+  done
+  wait_listening "$fwd_port"
+  wait_listening "$rev_port"
   case $peer in
     aero-net)
       timeout "$run_limit" "$aero_net" run --mtu "$mtu" \
-        --tcp-forward "$FORWARDED_IP:$iperf_port=127.0.0.1:$iperf_port" \
+        --tcp-forward "$FORWARDED_IP:$fwd_port=127.0.0.1:$fwd_port" \
+        --tcp-forward "$FORWARDED_IP:$rev_port=127.0.0.1:$rev_port" \
         --tcp-forward "$FORWARDED_IP:$echo_port=127.0.0.1:$echo_port" \
         --stats-file "$base.stats.json" -- "${guest[@]}" --target "$FORWARDED_IP" \
         >"$base.json" 2>"$base.err" &
@@ -218,7 +227,7 @@ run_one() {  # peer mtu rep: appends one JSON line to $results
       fi
       ;;
   esac
-  stop "$server"
+  for pid in "${servers[@]}"; do stop "$pid"; done
   if [[ -n $sampler ]]; then  # it ends by itself once the peer is gone
     wait "$sampler" 2>/dev/null || true
     forget "$sampler"
