@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the micro-benchmarks (median of 5 repetitions).
+# The end-to-end comparison with slirp4netns and pasta is bench/tcp_peers.sh (needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

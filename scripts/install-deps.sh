@@ -15,6 +15,7 @@ packages=(
   dnsmasq-base                                             # a real DNS server for the tests
   qemu-system-x86 linux-image-amd64 cpio kmod                # QEMU guest test (TCG)
   emscripten                                               # WebAssembly build of the devices
+  iperf3 slirp4netns passt                                 # peer comparison (bench/tcp_peers.sh)
 )
 
 missing=()
