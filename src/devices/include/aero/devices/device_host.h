@@ -52,13 +52,16 @@ class VectorGuestMemory final : public GuestMemory {
   std::vector<std::uint8_t> bytes_;
 };
 
-// A level-triggered INTx line, with an optional message-signalled hook for platforms that
+// A level-triggered INTx line, with optional message-signalled hooks for platforms that
 // route the device through MSI (the E1000 model itself exposes no MSI capability).
 class InterruptLine {
  public:
   virtual ~InterruptLine() = default;
   virtual void set_level(bool asserted) = 0;
   virtual void signal_msi() {}
+  // An MSI-X message: the device writes `data` to `address` for table entry `vector`.
+  virtual void signal_msix(std::uint16_t /*vector*/, std::uint64_t /*address*/,
+                           std::uint32_t /*data*/) {}
 };
 
 // What a NIC does with a frame offered by its backend.
