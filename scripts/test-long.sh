@@ -4,9 +4,11 @@
 #   * every fuzz target for FUZZ_RUNS executions (default 1,000,000) under ASan + UBSan,
 #     starting from the checked-in seeds; a finding stops the run and leaves crash-* files
 #     in build/fuzz/long/<target>/. Targets whose executions are expensive run for a time
-#     budget instead (the e1000 device: E1000_FUZZ_SECONDS, default 1800);
+#     budget instead (the e1000 device: E1000_FUZZ_SECONDS, the virtio-net device:
+#     VIRTIO_FUZZ_SECONDS, default 1800 each);
 #   * the E1000 randomized ring test with 8*10^7 steps, more than 10^7 frames each way
-#     (AERO_RING_ITERATIONS).
+#     (AERO_RING_ITERATIONS), and the virtio-net one with 2.8*10^6 steps, more than 10^7
+#     frames each way (VIRTIO_RING_ITERATIONS).
 #
 # Usage: scripts/test-long.sh            FUZZ_RUNS=5000000 scripts/test-long.sh
 set -euo pipefail
@@ -30,6 +32,7 @@ for binary in build/fuzz/fuzz/fuzz_*; do
   started=$(date +%s.%N)
   budget=(-runs="$runs")
   [[ $name == e1000 ]] && budget=(-max_total_time="${E1000_FUZZ_SECONDS:-1800}")
+  [[ $name == virtio_net ]] && budget=(-max_total_time="${VIRTIO_FUZZ_SECONDS:-1800}")
   (cd "$workdir" && "../../../../$binary" "${budget[@]}" -max_len=4096 -print_final_stats=1 \
       corpus "../../../../fuzz/corpus/$name") >"$log" 2>&1 || {
     echo "FINDING in $name: see $log"
@@ -48,4 +51,9 @@ cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$(nproc)" --target test_devices
 AERO_RING_ITERATIONS=${AERO_RING_ITERATIONS:-80000000} \
   build/dev/tests/test_devices --gtest_filter='*Ring*'
+
+echo "== virtio-net randomized ring test: more than 10^7 frames each way"
+cmake --build --preset dev -j "$(nproc)" --target test_virtio
+AERO_RING_ITERATIONS=${VIRTIO_RING_ITERATIONS:-2800000} \
+  build/dev/tests/test_virtio --gtest_filter='VirtioRingRandom*'
 echo "long tier: all passed"
