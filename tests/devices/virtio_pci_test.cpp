@@ -168,6 +168,24 @@ TEST(VirtioPci, ResetClearsQueuesAndStatus) {
   EXPECT_EQ(h.dev.receive(frame), RxResult::accepted);
 }
 
+TEST(VirtioPci, FailedStopsTheDevice) {
+  NetHarness h;
+  ASSERT_TRUE(h.bring_up(vn::kMac));
+  h.post_rx(2);
+  ASSERT_TRUE(h.queue_tx(ethernet(kDeviceMac, 0x0800, 64, 0)));
+  h.notify(VirtioNet::kTxQueue);
+  h.set_status(static_cast<std::uint8_t>(h.status() | kStatusFailed));  // §2.1: the driver gave up
+  EXPECT_EQ(h.dev.poll(16), 0U);
+  EXPECT_TRUE(h.port.frames.empty());
+  EXPECT_EQ(h.dev.receive(ethernet(kDeviceMac, 0x0800, 64, 0)), RxResult::dropped);
+  // The driver cannot set DEVICE_NEEDS_RESET itself.
+  h.set_status(static_cast<std::uint8_t>(h.status() | kStatusNeedsReset));
+  EXPECT_FALSE(h.status() & kStatusNeedsReset);
+  ASSERT_TRUE(h.bring_up(vn::kMac));
+  h.send(ethernet(kDeviceMac, 0x0800, 64, 0));
+  EXPECT_EQ(h.port.frames.size(), 1U);
+}
+
 TEST(VirtioPci, DeviceConfigurationSpace) {
   NetHarness h;
   ASSERT_TRUE(h.bring_up(vn::kMac | vn::kStatus | vn::kMtu));
