@@ -7,7 +7,7 @@
 #     budget instead (the e1000 device: E1000_FUZZ_SECONDS, the virtio-net device:
 #     VIRTIO_FUZZ_SECONDS, default 1800 each);
 #   * the E1000 randomized ring test with 8*10^7 steps, more than 10^7 frames each way
-#     (AERO_RING_ITERATIONS), and the virtio-net one with 2.8*10^6 steps, more than 10^7
+#     (AERO_RING_ITERATIONS), and the virtio-net one with 3*10^6 steps, more than 10^7
 #     frames each way (VIRTIO_RING_ITERATIONS).
 #
 # Usage: scripts/test-long.sh            FUZZ_RUNS=5000000 scripts/test-long.sh
@@ -54,6 +54,6 @@ AERO_RING_ITERATIONS=${AERO_RING_ITERATIONS:-80000000} \
 
 echo "== virtio-net randomized ring test: more than 10^7 frames each way"
 cmake --build --preset dev -j "$(nproc)" --target test_virtio
-AERO_RING_ITERATIONS=${VIRTIO_RING_ITERATIONS:-2800000} \
+AERO_RING_ITERATIONS=${VIRTIO_RING_ITERATIONS:-3000000} \
   build/dev/tests/test_virtio --gtest_filter='VirtioRingRandom*'
 echo "long tier: all passed"

@@ -7,7 +7,7 @@
 //
 // AERO_RING_ITERATIONS sets the number of steps (each step sends a burst and offers a burst,
 // about four frames each way on average). The unit tier runs 10,000 steps; the long tier
-// (scripts/test-long.sh) runs 2,800,000, more than 10^7 frames each way.
+// (scripts/test-long.sh) runs 3,000,000, more than 10^7 frames each way.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -172,12 +172,16 @@ RxResult VirtioNet::rx_deliver(const RxPacket& packet, bool segmented) {
             return RxResult::dropped;
           }
         }
+        if (!transport_.publish(kRxQueue)) {  // the used index could not be written
+          pending_.clear();
+          ++counters_.rx_device_error;
+          return RxResult::dropped;
+        }
         counters_.rx_frames += packets;
         counters_.rx_bytes += bytes;
         counters_.rx_buffers += pending_.size();
         if (segmented) counters_.rx_gso_segments += packets;
         pending_.clear();
-        transport_.publish(kRxQueue);
         return RxResult::accepted;
       case Place::empty:
         q.rewind(start);
