@@ -4,9 +4,11 @@
 #   * every fuzz target for FUZZ_RUNS executions (default 1,000,000) under ASan + UBSan,
 #     starting from the checked-in seeds; a finding stops the run and leaves crash-* files
 #     in build/fuzz/long/<target>/. Targets whose executions are expensive run for a time
-#     budget instead (the e1000 device: E1000_FUZZ_SECONDS, default 1800);
+#     budget instead (the e1000 device: E1000_FUZZ_SECONDS, the virtio-net device:
+#     VIRTIO_FUZZ_SECONDS, default 1800 each);
 #   * the E1000 randomized ring test with 8*10^7 steps, more than 10^7 frames each way
-#     (AERO_RING_ITERATIONS);
+#     (AERO_RING_ITERATIONS), and the virtio-net one with 3*10^6 steps, more than 10^7
+#     frames each way (VIRTIO_RING_ITERATIONS);
 #   * the TCP engine fuzz target for at least 10 minutes (TCP_FUZZ_SECONDS, default 900);
 #   * TCP with real guests at full size (needs root): 1 GiB each way through `aero-net run`
 #     (also under 1% loss and reordering), 1,000 concurrent connections of 1 MiB, and 1 GiB each
@@ -35,6 +37,7 @@ for binary in build/fuzz/fuzz/fuzz_*; do
   budget=(-runs="$runs")
   [[ $name == e1000 ]] && budget=(-max_total_time="${E1000_FUZZ_SECONDS:-1800}")
   [[ $name == tcp_engine ]] && budget=(-max_total_time="${TCP_FUZZ_SECONDS:-900}")
+  [[ $name == virtio_net ]] && budget=(-max_total_time="${VIRTIO_FUZZ_SECONDS:-1800}")
   (cd "$workdir" && "../../../../$binary" "${budget[@]}" -max_len=4096 -print_final_stats=1 \
       corpus "../../../../fuzz/corpus/$name") >"$log" 2>&1 || {
     echo "FINDING in $name: see $log"
@@ -59,4 +62,8 @@ cmake --build --preset dev -j "$(nproc)" --target aero-net
 AERO_TCP_BYTES=$((1 << 30)) AERO_TCP_LOSS_BYTES=$((1 << 30)) AERO_TCP_MANY=1000 \
   AERO_TCP_MANY_BYTES=$((1 << 20)) bash tests/integration/netns_tcp_test.sh build/dev/apps/aero-net
 AERO_QEMU_TCP_BYTES=$((1 << 30)) bash tests/integration/qemu_guest_test.sh build/dev/apps/aero-net
+echo "== virtio-net randomized ring test: more than 10^7 frames each way"
+cmake --build --preset dev -j "$(nproc)" --target test_virtio
+AERO_RING_ITERATIONS=${VIRTIO_RING_ITERATIONS:-3000000} \
+  build/dev/tests/test_virtio --gtest_filter='VirtioRingRandom*'
 echo "long tier: all passed"

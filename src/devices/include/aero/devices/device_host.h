@@ -55,12 +55,15 @@ class VectorGuestMemory final : public GuestMemory {
 // A level-triggered INTx line, with an optional message-signalled hook for platforms that
 // deliver the line as a message. The E1000 model calls signal_msi() on every rising edge of
 // its line; it exposes no MSI capability to the guest (the 82540EM has none), so guest drivers
-// always program INTx.
+// always program INTx. virtio-net raises MSI-X messages through signal_msix().
 class InterruptLine {
  public:
   virtual ~InterruptLine() = default;
   virtual void set_level(bool asserted) = 0;
   virtual void signal_msi() {}
+  // An MSI-X message: the device writes `data` to `address` for table entry `vector`.
+  virtual void signal_msix(std::uint16_t /*vector*/, std::uint64_t /*address*/,
+                           std::uint32_t /*data*/) {}
 };
 
 // What a NIC does with a frame offered by its backend.
