@@ -82,6 +82,13 @@ class TcpEngineTest : public testing::Test {
   }
   ConnectionId establish() { return establish(syn_options()); }
 
+  // The remote closes: the engine sends its FIN (FIN-WAIT-1), which the test has then seen.
+  void host_closes(ConnectionId id) {
+    host.sockets.at(id).eof = true;
+    engine->handle_readable(id, now);
+    receive(host.take());
+  }
+
   // Acknowledges everything the engine sent.
   void ack_all(std::uint16_t window = 65535) { guest(wire::kTcpAck, {}, std::nullopt, our_next, window); }
 
@@ -493,10 +500,8 @@ TEST_F(TcpEngineTest, PassiveCloseWalksCloseWaitAndLastAck) {
 
 TEST_F(TcpEngineTest, ActiveCloseWalksFinWait1FinWait2AndTimeWait) {
   const auto id = establish();
-  host.sockets.at(id).eof = true;
-  engine->handle_readable(id, now);
+  host_closes(id);
   EXPECT_EQ(engine->state(id), TcpState::fin_wait_1);
-  receive(host.take());
   ack_all();
   EXPECT_EQ(engine->state(id), TcpState::fin_wait_2);
   guest(wire::kTcpAck, "late data");  // the guest may still send: half-close
@@ -514,7 +519,7 @@ TEST_F(TcpEngineTest, SimultaneousCloseWalksClosing) {
   host.sockets.at(id).eof = true;
   engine->handle_readable(id, now);
   EXPECT_EQ(engine->state(id), TcpState::fin_wait_1);
-  host.take();
+  host.take();  // our FIN, which the guest's FIN below does not acknowledge
   guest(wire::kTcpAck | wire::kTcpFin, {}, std::nullopt, our_next);  // FIN, not acking ours
   EXPECT_EQ(engine->state(id), TcpState::closing);
   guest(wire::kTcpAck, {}, std::nullopt, our_next + 1);
@@ -523,18 +528,14 @@ TEST_F(TcpEngineTest, SimultaneousCloseWalksClosing) {
 
 TEST_F(TcpEngineTest, FinAckedTogetherWithTheGuestFinGoesStraightToTimeWait) {
   const auto id = establish();
-  host.sockets.at(id).eof = true;
-  engine->handle_readable(id, now);
-  receive(host.take());
+  host_closes(id);
   guest(wire::kTcpAck | wire::kTcpFin);
   EXPECT_EQ(engine->state(id), TcpState::time_wait);
 }
 
 TEST_F(TcpEngineTest, FinWait2TimesOut) {
   const auto id = establish();
-  host.sockets.at(id).eof = true;
-  engine->handle_readable(id, now);
-  receive(host.take());
+  host_closes(id);
   ack_all();
   now += config.fin_wait_2_timeout;
   engine->poll(now);
@@ -543,9 +544,7 @@ TEST_F(TcpEngineTest, FinWait2TimesOut) {
 
 TEST_F(TcpEngineTest, NewSynReusesATimeWaitTuple) {
   const auto id = establish();
-  host.sockets.at(id).eof = true;
-  engine->handle_readable(id, now);
-  receive(host.take());
+  host_closes(id);
   guest(wire::kTcpAck | wire::kTcpFin);
   ASSERT_EQ(engine->state(id), TcpState::time_wait);
   guest_next += 100000;
@@ -727,9 +726,7 @@ TEST_F(TcpEngineTest, TimeWaitEntriesAreRecycledWhenTheTableIsFull) {
   config.max_connections = 1;
   make_engine();
   const auto id = establish();
-  host.sockets.at(id).eof = true;
-  engine->handle_readable(id, now);
-  receive(host.take());
+  host_closes(id);
   guest(wire::kTcpAck | wire::kTcpFin);
   ASSERT_EQ(engine->state(id), TcpState::time_wait);
   guest(wire::kTcpSyn, {}, 1U, 0U, 65535, {}, 5555);
