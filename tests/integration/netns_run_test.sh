@@ -18,10 +18,10 @@ python3 "$here/udp_echo.py" serve 127.0.0.1 "$echo_port" 60 &
 echo_pid=$!
 trap 'kill "$echo_pid" 2>/dev/null || true' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-before=$(ip netns list | wc -l)
 
 set +e
 output=$(timeout 60 "$aero_net" run --udp-forward "203.0.113.7:7=127.0.0.1:$echo_port" -- sh -c '
+  echo "netns: $(ip netns identify)"
   ip -4 addr show tap0
   ip route show default
   cat /etc/resolv.conf
@@ -36,8 +36,11 @@ echo "$output"
 [[ $output == *"default via 10.0.2.2"* ]] || fail "no default route"
 [[ $output == *"nameserver 10.0.2.2"* ]] || fail "resolver not at the gateway"
 [[ $output == *"received 200/200"* ]] || fail "UDP echo through the forward"
-[[ $(ip netns list | wc -l) == "$before" ]] || fail "a network namespace was left behind"
-compgen -G "/etc/netns/aero-run-*" >/dev/null && fail "a resolver file was left behind"
+# Only this run's namespace is checked: other runs may be going on at the same time.
+netns=$(sed -n 's/^netns: //p' <<<"$output")
+[[ $netns == aero-run-* ]] || fail "the command did not run in an aero-run namespace: '$netns'"
+ip netns list | grep -qw "$netns" && fail "the network namespace $netns was left behind"
+[[ -e /etc/netns/$netns ]] && fail "the resolver file of $netns was left behind"
 # DNS through the gateway's forwarder: a real DNS server (dnsmasq) on the host's loopback as the
 # upstream; a public name resolves, a public name whose answer is private is filtered out (DNS
 # rebinding), a static name (--dns-a, as AERO_L2_DNS_A) answers locally.
