@@ -274,6 +274,28 @@ TEST_F(TcpEngineTest, InOrderDataGoesStraightToTheHostAndIsAcknowledged) {
   EXPECT_EQ(engine->buffered_bytes(), 0U);
 }
 
+TEST_F(TcpEngineTest, BatchingWritesAndAcknowledgesOncePerFlush) {
+  engine->set_batching(true);
+  const auto id = establish();
+  host.take();
+  for (int i = 0; i < 5; ++i) guest(wire::kTcpAck, "chunk");
+  EXPECT_TRUE(host.sockets.at(id).from_guest.empty()) << "nothing before the flush";
+  EXPECT_TRUE(host.take().empty()) << "no ACK before the flush";
+  engine->flush(now);
+  EXPECT_EQ(host.sockets.at(id).from_guest, "chunkchunkchunkchunkchunk");
+  EXPECT_EQ(host.sockets.at(id).writes, 1U);
+  const auto& acks = host.take();
+  ASSERT_EQ(acks.size(), 1U);
+  EXPECT_EQ(acks[0].packet().ack_number(), guest_next);
+  // A guest FIN after batched data shuts the host side only once the data is written.
+  guest(wire::kTcpAck, "tail");
+  guest(wire::kTcpAck | wire::kTcpFin);
+  EXPECT_FALSE(host.sockets.at(id).shut_write);
+  engine->flush(now);
+  EXPECT_TRUE(host.sockets.at(id).shut_write);
+  EXPECT_EQ(host.sockets.at(id).from_guest, "chunkchunkchunkchunkchunktail");
+}
+
 TEST_F(TcpEngineTest, OneSegmentIsAcknowledgedAfterTheDelayedAckTime) {
   establish();
   host.take();

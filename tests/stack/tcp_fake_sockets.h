@@ -33,6 +33,7 @@ class FakeSockets final : public stack::TcpSocketHost, public stack::TcpSegmentS
     std::size_t consumed = 0;
     unsigned read_waits = 0;
     unsigned write_waits = 0;
+    unsigned writes = 0;
   };
 
   struct Segment {
@@ -65,6 +66,7 @@ class FakeSockets final : public stack::TcpSocketHost, public stack::TcpSegmentS
     auto it = sockets.find(id);
     if (it == sockets.end() || it->second.write_error || it->second.closed) return std::nullopt;
     Socket& s = it->second;
+    ++s.writes;
     std::size_t written = 0;
     for (ByteSpan part : {first, second}) {
       const std::size_t n = std::min(part.size(), s.write_room - written);

@@ -492,6 +492,7 @@ class SessionDriver : public stack::SessionHost {
 
   // Call after the session handled an event: keeps the one timer at the earliest deadline.
   void rearm_timer() {
+    session_->flush(monotonic_now());  // the end of a batch of events: batched TCP writes go
     release_held_frame();
     const auto deadline = session_->next_deadline();
     if (!deadline || (armed_ && *deadline >= armed_at_)) return;
@@ -514,6 +515,7 @@ class SessionDriver : public stack::SessionHost {
   // on creation, through write_frame(), so the transport must be complete by then.
   void start_session(const stack::StackConfig& config) {
     session_.emplace(config, *this, monotonic_now());
+    session_->set_tcp_batching(true);
   }
 
  private:

@@ -62,17 +62,20 @@ void Session::handle_guest_frame(ByteSpan bytes, Instant now) {
     return drop(Drop::not_for_us);
   }
   switch (frame->ethertype()) {
-    case wire::kEtherTypeArp: return handle_arp(*frame);
+    case wire::kEtherTypeArp: return handle_arp(*frame, now);
     case wire::kEtherTypeIpv4: return handle_ipv4(*frame, now);
     default: return drop(Drop::unsupported_ethertype);
   }
 }
 
-void Session::handle_arp(const wire::EthernetFrame& frame) {
+void Session::handle_arp(const wire::EthernetFrame& frame, Instant now) {
   auto arp = wire::ArpPacket::parse(frame.payload());
   if (!arp) return drop(Drop::malformed_arp);
   if (arp->sender_mac().is_unicast() && !arp->sender_mac().is_zero()) {
+    const bool first = !guest_mac_;
     guest_mac_ = arp->sender_mac();
+    // Inbound connections opened before the guest spoke sent their SYN nowhere.
+    if (first && tcp_.half_open_count() != 0) tcp_.resend_syns(now);
   }
   if (arp->operation() != wire::kArpOperationRequest || !config_.owns(arp->target_ip())) return;
   // RFC 826: answer with our address, unicast to the asker. A probe (sender IP 0.0.0.0) for one

@@ -103,6 +103,7 @@ struct TcpEngine::Connection {
   TcpReceiveBuffer rx;
   bool guest_fin = false;
   bool host_write_shut = false;
+  bool flush_queued = false;  // in flush_list_ (batching)
   unsigned unacked_segments = 0;
   std::optional<Instant> ack_deadline;
 
@@ -627,7 +628,7 @@ void TcpEngine::process_data(Connection& c, const wire::TcpPacket& segment, Inst
   const bool had_gaps = c.rx.has_out_of_order();
   bool ack_now = false;
 
-  if (offset == 0 && c.rx.pending() == 0 && !had_gaps && !c.host_write_shut) {
+  if (!batching_ && offset == 0 && c.rx.pending() == 0 && !had_gaps && !c.host_write_shut) {
     // In order with nothing queued: straight to the host socket.
     const auto written = host_.tcp_write(c.id, data, {});
     if (!written) {
@@ -652,6 +653,16 @@ void TcpEngine::process_data(Connection& c, const wire::TcpPacket& segment, Inst
     if (inserted.stored < data.size() && offset == 0) ack_now = true;  // window overrun
   }
   buffered_ = buffered_ + held_bytes(c.rx) - held_before;
+  if (batching_) {
+    // The host write and the ACK wait for flush(), at the end of the batch of frames.
+    ++c.unacked_segments;
+    if (ack_now) send_ack(c, now);
+    if (!c.flush_queued) {
+      c.flush_queued = true;
+      flush_list_.push_back(c.id);
+    }
+    return;
+  }
   flush_to_host(c, now);
   if (c.state == TcpState::closed) return;
 
@@ -660,6 +671,23 @@ void TcpEngine::process_data(Connection& c, const wire::TcpPacket& segment, Inst
   } else if (!c.ack_deadline) {
     c.ack_deadline = now + config_.delayed_ack;
   }
+}
+
+void TcpEngine::flush(Instant now) {
+  for (std::size_t i = 0; i < flush_list_.size(); ++i) {
+    Connection* c = lookup(flush_list_[i]);
+    if (c == nullptr) continue;
+    c->flush_queued = false;
+    flush_to_host(*c, now);
+    if (c->state == TcpState::closed || c->unacked_segments == 0) continue;
+    if (c->unacked_segments >= 2) {
+      send_ack(*c, now);
+    } else if (!c->ack_deadline) {
+      c->ack_deadline = now + config_.delayed_ack;
+    }
+  }
+  flush_list_.clear();
+  reap();
 }
 
 void TcpEngine::process_fin(Connection& c, Instant now) {
@@ -1182,6 +1210,12 @@ void TcpEngine::on_timers(Connection& c, Instant now) {
       ++stats_.keepalive_probes;
       send(c, c.snd_una - 1, wire::kTcpAck, 0, now);  // RFC 1122 §4.2.3.6
     }
+  }
+}
+
+void TcpEngine::resend_syns(Instant now) {
+  for (auto& [id, c] : connections_) {
+    if (c->state == TcpState::syn_sent) send(*c, c->iss, wire::kTcpSyn, 0, now);
   }
 }
 

@@ -172,6 +172,11 @@ class Session final : private TcpSegmentSink {
   // reaches the guest from the gateway address. nullopt when the table is full.
   std::optional<ConnectionId> open_tcp_inbound(std::uint16_t guest_port, Instant now);
 
+  // TCP batching (TcpEngine::set_batching): the host calls flush() after each batch of guest
+  // frames it handed over.
+  void set_tcp_batching(bool on) { tcp_.set_batching(on); }
+  void flush(Instant now) { tcp_.flush(now); }
+
   // Runs the timers due at `now` (UDP flow expiry, DNS timeouts, TCP); the next one is
   // next_deadline().
   void poll(Instant now);
@@ -187,7 +192,7 @@ class Session final : private TcpSegmentSink {
   std::optional<wire::MacAddress> guest_mac() const { return guest_mac_; }
 
  private:
-  void handle_arp(const wire::EthernetFrame& frame);
+  void handle_arp(const wire::EthernetFrame& frame, Instant now);
   void handle_ipv4(const wire::EthernetFrame& frame, Instant now);
   void dispatch_ipv4(const wire::Ipv4Packet& packet, Instant now);
   void handle_icmp(const wire::Ipv4Packet& packet, Instant now);

@@ -240,8 +240,17 @@ class TcpEngine {
   std::optional<ConnectionId> open_inbound(Ipv4Address guest, std::uint16_t guest_port,
                                            Ipv4Address remote, Instant now);
 
+  // Batching: guest data waits in the connection's buffer until flush(), which the host calls
+  // once per batch of frames it read, so that one host write and one ACK cover a whole batch
+  // (fewer system calls per byte). Off by default: every segment is written at once.
+  void set_batching(bool on) { batching_ = on; }
+  void flush(Instant now);
+
   void poll(Instant now);
   std::optional<Instant> next_deadline() const;
+  // Sends the SYN of every connection in SYN-SENT again now (the session just learned the
+  // guest's MAC, so the first SYN went nowhere).
+  void resend_syns(Instant now);
 
   const TcpStats& stats() const { return stats_; }
   std::size_t connection_count() const { return connections_.size(); }
@@ -307,6 +316,8 @@ class TcpEngine {
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
   std::unordered_map<TcpTuple, ConnectionId, TcpTupleHash> by_tuple_;
   std::vector<ConnectionId> dead_;
+  std::vector<ConnectionId> flush_list_;
+  bool batching_ = false;
   ConnectionId next_id_ = 1;
   std::uint16_t next_inbound_port_ = 0;
   std::size_t half_open_ = 0;
