@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aero/services/l2_proxy/config.h"
+#include "aero/services/l2_proxy/server.h"
 
 namespace {
 
@@ -122,7 +123,9 @@ int main(int argc, char** argv) {
   }
   if (print_config || check_config) std::cout << aero::l2proxy::config_json(*config) << std::endl;
   if (check_config) return 0;
-  (void)ready_stdout;
-  std::cerr << "aero-l2-proxy: the server is not built yet\n";
-  return 1;
+  aero::l2proxy::ServerOptions server_options;
+  server_options.on_listening = [ready_stdout](const std::string& url) {
+    if (ready_stdout) std::cout << "AERO_L2_PROXY_READY " << url << std::endl;
+  };
+  return aero::l2proxy::run_server(*config, server_options);
 }
