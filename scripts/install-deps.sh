@@ -14,6 +14,7 @@ packages=(
   iproute2 udhcpc isc-dhcp-client dhcpcd-base busybox-static  # real DHCP clients for the tests
   dnsmasq-base                                             # a real DNS server for the tests
   qemu-system-x86 linux-image-amd64 cpio kmod                # QEMU guest test (TCG)
+  python3-websockets tshark                                  # aero-l2-proxy tests: WS client, pcapng reader
 )
 
 missing=()
