@@ -117,7 +117,7 @@ class Proxy:
             self.process.kill()
             self.process.wait()
             raise Failure("the proxy did not stop after SIGTERM")
-        check_eq(code, 0, "proxy exit status")
+        check(code == 0, f"proxy exit status {code}; its log ends with:\n{self.logs()[-3000:]}")
 
     def get(self, path, method="GET", headers=()):
         return http_request(self.port, method, path, [("Host", f"127.0.0.1:{self.port}"), *headers])

@@ -980,6 +980,9 @@ class Server {
 
   Shared shared_;
   ServerOptions options_;
+  // Before io_: a pending accept on io_ holds a socket of a worker's io_context, which must
+  // still exist when io_ destroys that operation.
+  std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
@@ -987,7 +990,6 @@ class Server {
   asio::steady_timer drain_;
   asio::steady_timer grace_;
   SteadyClock::time_point grace_deadline_{};
-  std::vector<std::unique_ptr<Worker>> workers_;
   std::size_t next_worker_ = 0;
 };
 

@@ -57,7 +57,7 @@ class RttHistogram {
   std::uint64_t count() const { return count_.get(); }
 
  private:
-  friend class Metrics;
+  friend struct Metrics;
   std::array<Counter, kBounds.size()> buckets_;  // non-cumulative; summed when rendered
   Counter count_;
   std::atomic<double> sum_{0};
