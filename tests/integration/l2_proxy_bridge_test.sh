@@ -5,7 +5,9 @@
 # reaches the gateway, busybox nslookup resolves a name, and a download and an upload through a
 # TCP forward arrive with their SHA-256 checked. The proxy's capture of the tunnel is read back
 # with tshark and must show the DHCP exchange. The bridge's PINGs get PONGs.
-# Size from AERO_BRIDGE_BYTES (default 32 MiB; the long tier uses 256 MiB).
+# Size from AERO_BRIDGE_BYTES (default 32 MiB; the long tier uses 256 MiB). With
+# AERO_BRIDGE_WS_SEND_BUFFER small, the proxy's send queue keeps filling and the transfers run
+# through its back-pressure path (host socket reads paused and resumed).
 #
 # Needs root (network namespaces, TAP devices); exits 77 (skipped) otherwise, saying why.
 set -euo pipefail
@@ -53,7 +55,7 @@ wait_for "$work/server.log" serving 5 || fail "the TCP server did not start"
 
 AERO_L2_API_KEY=bridge-key AERO_L2_OPEN=1 \
   AERO_L2_TCP_FORWARD="203.0.113.9:$port=127.0.0.1:$port" AERO_L2_DNS_A="files.test=203.0.113.9" \
-  AERO_L2_CAPTURE_DIR="$work/capture" \
+  AERO_L2_CAPTURE_DIR="$work/capture" AERO_L2_WS_SEND_BUFFER="${AERO_BRIDGE_WS_SEND_BUFFER:-64}" \
   "$proxy" --bind 127.0.0.1:0 --ready-stdout >"$work/proxy.out" 2>"$work/proxy.err" &
 proxy_pid=$!
 wait_for "$work/proxy.out" AERO_L2_PROXY_READY 10 || fail "the proxy did not start"
@@ -112,6 +114,13 @@ metrics=$(curl -s "http://127.0.0.1:$proxy_port/metrics" 2>/dev/null || python3 
 import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$proxy_port/metrics').read().decode())")
 grep -q '^l2_sessions_active 1$' <<<"$metrics" || fail "one tunnel expected in the metrics"
 grep -q '^l2_upgrade_reject_auth_invalid_total 1$' <<<"$metrics" || fail "the wrong key was not counted"
+if ((${AERO_BRIDGE_WS_SEND_BUFFER:-64} < 16)); then
+  # A send queue this short keeps filling: the stack must have paused its host sockets (and the
+  # transfers above still arrived whole).
+  pauses=$(awk '$1 == "aero_l2_backpressure_pauses_total" {print $2}' <<<"$metrics")
+  echo "send queue ${AERO_BRIDGE_WS_SEND_BUFFER}: the stack paused its host sockets $pauses times"
+  ((pauses > 0)) || fail "no back-pressure pause with a send queue of $AERO_BRIDGE_WS_SEND_BUFFER"
+fi
 
 kill -TERM "$bridge_pid"
 wait "$bridge_pid" || fail "the bridge exited with an error"
