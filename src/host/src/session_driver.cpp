@@ -33,6 +33,17 @@ void defer_destruction(asio::io_context& io, std::unique_ptr<Socket> socket) {
   asio::post(io, [owned = std::move(socket)] {});
 }
 
+// Scratch buffers shared by every driver on a thread (a proxy runs thousands of sessions per
+// thread); each use ends before the handler that made it returns.
+std::array<std::uint8_t, 65536>& receive_scratch() {
+  thread_local std::array<std::uint8_t, 65536> buffer{};
+  return buffer;
+}
+std::array<std::uint8_t, 65536>& echo_scratch() {
+  thread_local std::array<std::uint8_t, 65536> buffer{};
+  return buffer;
+}
+
 template <class Id>
 void remember(std::vector<Id>& ids, Id id) {
   if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
@@ -376,23 +387,24 @@ bool SessionDriver::icmp_open(stack::FlowId id, Ipv4Address destination) {
 }
 
 bool SessionDriver::icmp_send(stack::FlowId id, ByteSpan message) {
+  auto& echo_buffer = echo_scratch();
   auto it = echo_sockets_.find(id);
-  if (it == echo_sockets_.end() || message.size() < 8 || message.size() > echo_buffer_.size()) {
+  if (it == echo_sockets_.end() || message.size() < 8 || message.size() > echo_buffer.size()) {
     return false;
   }
   EchoSocket& echo = *it->second;
-  std::memcpy(echo_buffer_.data(), message.data(), message.size());
+  std::memcpy(echo_buffer.data(), message.data(), message.size());
   if (echo.raw) {
     // Our identifier, and the checksum fixed for it (a ping socket does both itself).
-    echo_buffer_[4] = static_cast<std::uint8_t>(echo.identifier >> 8);
-    echo_buffer_[5] = static_cast<std::uint8_t>(echo.identifier);
-    echo_buffer_[2] = 0;
-    echo_buffer_[3] = 0;
-    const std::uint16_t sum = wire::internet_checksum(ByteSpan(echo_buffer_).first(message.size()));
-    echo_buffer_[2] = static_cast<std::uint8_t>(sum >> 8);
-    echo_buffer_[3] = static_cast<std::uint8_t>(sum);
+    echo_buffer[4] = static_cast<std::uint8_t>(echo.identifier >> 8);
+    echo_buffer[5] = static_cast<std::uint8_t>(echo.identifier);
+    echo_buffer[2] = 0;
+    echo_buffer[3] = 0;
+    const std::uint16_t sum = wire::internet_checksum(ByteSpan(echo_buffer).first(message.size()));
+    echo_buffer[2] = static_cast<std::uint8_t>(sum >> 8);
+    echo_buffer[3] = static_cast<std::uint8_t>(sum);
   }
-  return ::send(echo.descriptor.native_handle(), echo_buffer_.data(), message.size(), 0) ==
+  return ::send(echo.descriptor.native_handle(), echo_buffer.data(), message.size(), 0) ==
          static_cast<ssize_t>(message.size());
 }
 
@@ -538,10 +550,11 @@ void SessionDriver::wait_echo(stack::FlowId id, EchoSocket& echo) {
   echo.descriptor.async_wait(asio::posix::stream_descriptor::wait_read, [this, id, &echo](
                                                                            const boost::system::error_code& ec) {
     if (ec) return;
+    auto& datagram = receive_scratch();
     for (int i = 0; i < 64 && !reads_paused_; ++i) {
-      const ssize_t n = ::recv(echo.descriptor.native_handle(), datagram_.data(), datagram_.size(), 0);
+      const ssize_t n = ::recv(echo.descriptor.native_handle(), datagram.data(), datagram.size(), 0);
       if (n <= 0) break;
-      ByteSpan message = ByteSpan(datagram_).first(static_cast<std::size_t>(n));
+      ByteSpan message = ByteSpan(datagram).first(static_cast<std::size_t>(n));
       if (echo.raw) {
         // A raw socket delivers the IP header too, and every ICMP message from the peer.
         auto ip = wire::Ipv4Packet::parse(message);
@@ -568,11 +581,12 @@ void SessionDriver::wait_readable(stack::FlowId id, asio::ip::udp::socket& socke
   socket.async_wait(asio::socket_base::wait_read, [this, id, &socket](
                                                       const boost::system::error_code& ec) {
     if (ec) return;  // closed
+    auto& datagram = receive_scratch();
     // Drain what is queued (bounded per wake-up) into one shared buffer.
     for (int i = 0; i < 64 && !reads_paused_; ++i) {
       boost::system::error_code receive_error;
       const std::size_t n =
-          socket.receive(asio::buffer(datagram_), 0, receive_error);
+          socket.receive(asio::buffer(datagram), 0, receive_error);
       if (receive_error == asio::error::would_block) break;
       if (receive_error == asio::error::connection_refused) {
         session_->handle_udp_unreachable(id, monotonic_now());
@@ -580,7 +594,7 @@ void SessionDriver::wait_readable(stack::FlowId id, asio::ip::udp::socket& socke
         return;  // the session closed the flow
       }
       if (receive_error) break;
-      session_->handle_udp_from_host(id, ByteSpan(datagram_).first(n), monotonic_now());
+      session_->handle_udp_from_host(id, ByteSpan(datagram).first(n), monotonic_now());
     }
     rearm_timer();
     if (sockets_.count(id) == 0) return;

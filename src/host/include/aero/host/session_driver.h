@@ -163,8 +163,6 @@ class SessionDriver : public stack::SessionHost {
   Instant armed_at_{};
   std::unordered_map<stack::FlowId, std::unique_ptr<asio::ip::udp::socket>> sockets_;
   std::unordered_map<stack::FlowId, std::unique_ptr<EchoSocket>> echo_sockets_;
-  std::array<std::uint8_t, 65536> echo_buffer_{};
-  std::array<std::uint8_t, 65536> datagram_{};
   std::unique_ptr<DnsResolver> resolver_;
   bool reads_paused_ = false;
   // Sockets whose reads waited for a resume.
