@@ -16,6 +16,7 @@ packages=(
   qemu-system-x86 linux-image-amd64 cpio kmod                # QEMU guest test (TCG)
   emscripten                                               # WebAssembly build of the devices
   iperf3 slirp4netns passt                                 # peer comparison (bench/tcp_peers.sh)
+  python3-websockets tshark                                  # aero-l2-proxy tests: WS client, pcapng reader
 )
 
 missing=()

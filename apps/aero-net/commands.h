@@ -23,6 +23,9 @@ struct DevOptions {
 };
 int run_dev(const DevOptions& options);
 
+// `aero-net bridge`: registers the subcommand; its callback sets exit_code.
+void add_bridge_command(CLI::App& app, int& exit_code);
+
 int session_mint(const std::string& secret_file, std::string sid, std::int64_t ttl_seconds);
 int session_verify(const std::string& secret_file, const std::string& token);
 

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   run_cmd->footer("Usage: aero-net run [OPTIONS] -- COMMAND [ARGS...]");
   run_cmd->callback([&] { exit_code = aero::cli::run_in_namespace(run_options, run_command); });
 
+  // A local TAP or QEMU peer behind a remote aero-l2-proxy.
+  aero::cli::add_bridge_command(app, exit_code);
+
   // aero_session tokens.
   auto* session = app.add_subcommand("session", "Mint or verify aero_session cookie tokens");
   session->require_subcommand(1);
