@@ -485,6 +485,10 @@ class NetHarness {
  public:
   explicit NetHarness(VirtioNetConfig config = {}, std::size_t memory = 8U << 20)
       : mem(memory), dev(mem, irq, port, clock, config) {}
+  // A device whose frames go to `backend_port` (a pump's nic_port()) instead of `port`.
+  explicit NetHarness(FramePort& backend_port, VirtioNetConfig config = {},
+                      std::size_t memory = 8U << 20)
+      : mem(memory), dev(mem, irq, backend_port, clock, config) {}
 
   VectorGuestMemory mem;
   ManualClock clock;

@@ -1,6 +1,8 @@
 // NicPump: one tick as described in pump.h.
 #include "aero/devices/pump.h"
 
+#include <algorithm>
+
 namespace aero::devices {
 
 NicPump::NicPump(FrameBackend& backend, PumpConfig config)
@@ -28,6 +30,7 @@ bool NicPump::Port::transmit(ByteSpan frame) {
 PumpTickResult NicPump::tick(PumpedNic& nic, Instant now) {
   PumpTickResult result;
   ++counters_.ticks;
+  nic.begin_tick(now);
 
   // 1. Held frames first, so they keep their place ahead of anything the guest sends now.
   backend_.service();
@@ -38,7 +41,7 @@ PumpTickResult NicPump::tick(PumpedNic& nic, Instant now) {
     for (unsigned poll = 0; poll < config_.max_polls; ++poll) {
       const std::optional<Instant> due = nic.next_deadline();
       if (!due || *due > now) break;
-      if (poll > 0 && result.tx_frames >= config_.tx_frame_budget) {
+      if (poll > 0 && (result.tx_frames >= config_.tx_frame_budget || !nic.budget_left())) {
         result.tx_deferred = true;
         ++counters_.tx_deferred_budget;
         break;
@@ -90,6 +93,17 @@ PumpTickResult NicPump::tick(PumpedNic& nic, Instant now) {
     result.next_deadline = now;
   }
   return result;
+}
+
+void VirtioNetPumpedNic::poll(Instant now) {
+  const unsigned done = nic_.poll(now, chains_left_);
+  chains_left_ -= std::min(done, chains_left_);  // control commands may exceed what was left
+}
+
+std::optional<Instant> VirtioNetPumpedNic::next_deadline() const {
+  const std::optional<Instant> due = nic_.next_deadline();
+  if (!due || !tick_now_) return due;
+  return std::min(*due, *tick_now_);
 }
 
 }  // namespace aero::devices

@@ -1,10 +1,12 @@
 // C API for the frame pump (backends_c.h). The E1000 is driven through its own C API, so the
-// pump works with any aero_e1000 the embedder created.
+// pump works with any aero_e1000 the embedder created; virtio-net through VirtioNetPumpedNic
+// on the device behind the handle.
 #include <chrono>
 #include <cstdint>
 #include <new>
 
 #include "../backends/c_handles.h"
+#include "../virtio/net_c_handle.h"
 #include "aero/devices/backends_c.h"
 #include "aero/devices/e1000_c.h"
 #include "aero/devices/pump.h"
@@ -50,6 +52,29 @@ class CE1000 final : public aero::devices::PumpedNic {
   aero_e1000* nic_;
 };
 
+static_assert(AERO_E1000_NO_DEADLINE == AERO_VIRTIO_NET_NO_DEADLINE);
+
+void to_c(const aero::devices::PumpTickResult& r, aero_pump_tick_result* out) {
+  if (out == nullptr) return;
+  *out = aero_pump_tick_result{};
+  out->polls = r.polls;
+  out->tx_frames = r.tx_frames;
+  out->tx_refused = r.tx_refused;
+  out->rx_frames = r.rx_frames;
+  out->rx_dropped = r.rx_dropped;
+  out->rx_held = r.rx_held ? 1 : 0;
+  out->tx_deferred = r.tx_deferred ? 1 : 0;
+  out->rx_budget_exhausted = r.rx_budget_exhausted ? 1 : 0;
+  out->tx_bytes = r.tx_bytes;
+  out->rx_bytes = r.rx_bytes;
+  if (!r.next_deadline) {
+    out->next_deadline_ns = AERO_E1000_NO_DEADLINE;
+  } else {
+    const auto ns = r.next_deadline->time_since_epoch().count();
+    out->next_deadline_ns = ns < 0 ? 0 : static_cast<uint64_t>(ns);
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -76,25 +101,15 @@ int aero_pump_transmit(aero_pump* pump, const uint8_t* frame, size_t len) {
 void aero_pump_tick_e1000(aero_pump* pump, aero_e1000* nic, uint64_t now_ns,
                           aero_pump_tick_result* out) {
   CE1000 adapter(nic);
-  const auto r = pump->pump.tick(adapter, instant_of(now_ns));
-  if (out == nullptr) return;
-  *out = aero_pump_tick_result{};
-  out->polls = r.polls;
-  out->tx_frames = r.tx_frames;
-  out->tx_refused = r.tx_refused;
-  out->rx_frames = r.rx_frames;
-  out->rx_dropped = r.rx_dropped;
-  out->rx_held = r.rx_held ? 1 : 0;
-  out->tx_deferred = r.tx_deferred ? 1 : 0;
-  out->rx_budget_exhausted = r.rx_budget_exhausted ? 1 : 0;
-  out->tx_bytes = r.tx_bytes;
-  out->rx_bytes = r.rx_bytes;
-  if (!r.next_deadline) {
-    out->next_deadline_ns = AERO_E1000_NO_DEADLINE;
-  } else {
-    const auto ns = r.next_deadline->time_since_epoch().count();
-    out->next_deadline_ns = ns < 0 ? 0 : static_cast<uint64_t>(ns);
-  }
+  to_c(pump->pump.tick(adapter, instant_of(now_ns)), out);
+}
+
+void aero_pump_tick_virtio_net(aero_pump* pump, aero_virtio_net* nic, uint32_t chains_per_tick,
+                               uint64_t now_ns, aero_pump_tick_result* out) {
+  aero::devices::VirtioNetPumpedNic adapter(
+      nic->device,
+      chains_per_tick == 0 ? aero::devices::VirtioNetPumpedNic::kDefaultChainsPerTick : chains_per_tick);
+  to_c(pump->pump.tick(adapter, instant_of(now_ns)), out);
 }
 
 }  // extern "C"

@@ -12,6 +12,8 @@
  *                                                                      result.next_deadline_ns
  *   aero_pump_destroy(pump); aero_e1000_destroy(nic); aero_backend_destroy(be);
  *
+ * and the same for virtio-net (virtio_net_c.h) with aero_pump_tick_virtio_net,
+ *
  * or, without shared memory, aero_queue_backend_create() and move frames with
  * aero_queue_backend_push_rx / aero_queue_backend_pop_tx.
  *
@@ -34,6 +36,7 @@
 #include <stdint.h>
 
 #include "aero/devices/e1000_c.h"
+#include "aero/devices/virtio_net_c.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -191,7 +194,8 @@ typedef struct aero_pump_tick_result {
   int32_t rx_budget_exhausted;
   uint64_t tx_bytes;
   uint64_t rx_bytes;
-  uint64_t next_deadline_ns; /* tick again at this time; AERO_E1000_NO_DEADLINE: on events */
+  uint64_t next_deadline_ns; /* tick again at this time; AERO_E1000_NO_DEADLINE (the same value
+                                as AERO_VIRTIO_NET_NO_DEADLINE): on events */
 } aero_pump_tick_result;
 
 /* A pump moving frames between one NIC and backend (which must outlive it). NULL config
@@ -205,6 +209,12 @@ int aero_pump_transmit(aero_pump* pump, const uint8_t* frame, size_t len);
  * be NULL. */
 void aero_pump_tick_e1000(aero_pump* pump, aero_e1000* nic, uint64_t now_ns,
                           aero_pump_tick_result* out);
+/* One tick for a virtio-net device created with aero_virtio_net_create, at now_ns (the
+ * device's clock): at most chains_per_tick transmit and control chains (0 takes 256, Aero's
+ * per-tick bound), then up to rx_frame_budget frames for the guest; a frame the device holds
+ * (too few receive buffers) stays in the backend for the next tick. out may be NULL. */
+void aero_pump_tick_virtio_net(aero_pump* pump, aero_virtio_net* nic, uint32_t chains_per_tick,
+                               uint64_t now_ns, aero_pump_tick_result* out);
 
 #ifdef __cplusplus
 }

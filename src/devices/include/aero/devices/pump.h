@@ -2,13 +2,15 @@
 // ticks (the role of Aero's aero-net-pump, reference §4, without its silent drops).
 //
 // One tick, always in this order:
+//   0. nic.begin_tick(now)     — the adapter learns the tick's time and resets its budget;
 //   1. backend.service()       — frames the backend held back (NET_TX was full) go out first;
 //   2. transmit: nic.poll(now) while the NIC has work due (next_deadline() <= now), at most
-//      max_polls times. A poll runs the NIC's transmit engine (bounded by its own per-poll
-//      budget, e.g. E1000Config::tx_descriptor_budget) and its timers; its frames reach the
-//      backend through nic_port(). No further poll starts once tx_frame_budget frames left
-//      in this tick or while the backend is congested (the guest's descriptors wait in its
-//      ring: back-pressure instead of loss);
+//      max_polls times. A poll runs the NIC's transmit engine (bounded by its own budget,
+//      E1000Config::tx_descriptor_budget per poll, or the virtio-net adapter's chains per
+//      tick) and its timers; its frames reach the backend through nic_port(). No further poll
+//      starts once tx_frame_budget frames left in this tick, once the NIC's own budget for
+//      the tick is spent, or while the backend is congested (the guest's descriptors wait in
+//      its ring: back-pressure instead of loss);
 //   3. receive: up to rx_frame_budget frames from backend.rx_peek() into nic.receive().
 //      accepted / dropped (the NIC counts why) -> rx_pop(); hold -> the frame stays in the
 //      backend for the next tick and the phase ends;
@@ -29,6 +31,7 @@
 #include "aero/devices/backends.h"
 #include "aero/devices/device_host.h"
 #include "aero/devices/e1000.h"
+#include "aero/devices/virtio_net.h"
 
 namespace aero::devices {
 
@@ -38,15 +41,19 @@ namespace aero::devices {
 // Adapters:
 //  * E1000PumpedNic (below): poll = E1000::poll, receive = E1000::receive (hold when the
 //    guest has not posted enough RX descriptors), next_deadline = E1000::next_deadline.
-//  * virtio-net: an adapter with the same three calls goes next to it — poll processes the
-//    notified virtqueues (TX chains bounded per queue, RX buffers made available), receive
-//    fills an available RX chain or answers hold when the guest posted none, next_deadline
-//    reports pending queue work or timers.
+//  * VirtioNetPumpedNic (below): poll = VirtioNet::poll with what is left of a per-tick chain
+//    budget, receive = VirtioNet::receive (hold when the guest has not posted enough receive
+//    buffers), next_deadline = the tick's time while transmit or control work waits.
 class PumpedNic {
  public:
   virtual ~PumpedNic() = default;
+  // First call of every tick, with the tick's time.
+  virtual void begin_tick(Instant /*now*/) {}
   // Guest-driven work due at `now`: transmit (bounded by the model), timers, interrupts.
   virtual void poll(Instant now) = 0;
+  // False once the adapter's own transmit budget for this tick is spent: no further poll
+  // starts in this tick (the work waits for the next one).
+  virtual bool budget_left() const { return true; }
   // A frame for the guest: accepted, hold (no room yet; offer it again later) or dropped.
   virtual RxResult receive(ByteSpan frame) = 0;
   // The earliest instant poll() has work, or nullopt when idle.
@@ -62,6 +69,44 @@ class E1000PumpedNic final : public PumpedNic {
 
  private:
   E1000& nic_;
+};
+
+// virtio-net in the pump, as Aero's tick does it (reference §4: the guest's transmit chains
+// first, bounded per tick, then frames for the guest):
+//  * poll: VirtioNet::poll with the chains left of `chains_per_tick` (transmitq1 chains and
+//    control commands both count; the control queue is served whenever a poll runs). Once
+//    the budget is spent budget_left() is false and the rest waits in the guest's ring for the
+//    next tick, which the pump asks for at once (tx_deferred, next_deadline = now);
+//  * receive: VirtioNet::receive. hold (the guest posted too few buffers) leaves the frame in
+//    the backend, which offers it again on the next tick, so a full receive ring loses nothing;
+//  * next_deadline: VirtioNet has no timers, so waiting work is due at the tick's own time
+//    (not a fresh clock reading, which a real clock would already have moved past).
+// A chains_per_tick of 0 leaves transmit to control commands only.
+class VirtioNetPumpedNic final : public PumpedNic {
+ public:
+  static constexpr unsigned kDefaultChainsPerTick = 256;  // Aero's max_chains_per_queue
+
+  explicit VirtioNetPumpedNic(VirtioNet& nic, unsigned chains_per_tick = kDefaultChainsPerTick)
+      : nic_(nic), chains_per_tick_(chains_per_tick) {}
+
+  void begin_tick(Instant now) override {
+    tick_now_ = now;
+    chains_left_ = chains_per_tick_;
+  }
+  void poll(Instant now) override;
+  bool budget_left() const override { return chains_left_ > 0; }
+  RxResult receive(ByteSpan frame) override { return nic_.receive(frame); }
+  std::optional<Instant> next_deadline() const override;
+
+  unsigned chains_per_tick() const { return chains_per_tick_; }
+  // Chains taken in the current tick so far.
+  unsigned chains_this_tick() const { return chains_per_tick_ - chains_left_; }
+
+ private:
+  VirtioNet& nic_;
+  unsigned chains_per_tick_;
+  unsigned chains_left_ = 0;
+  std::optional<Instant> tick_now_;  // unset until the first tick
 };
 
 struct PumpConfig {
