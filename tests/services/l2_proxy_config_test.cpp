@@ -379,14 +379,14 @@ TEST(L2ProxyConfig, ThreadsAndLogLevel) {
 }
 
 TEST(L2ProxyConfig, CaptureAndTimers) {
-  auto config = load(with_key({{"AERO_L2_CAPTURE_DIR", "/var/tmp/cap"},
+  auto config = load(with_key({{"AERO_L2_CAPTURE_DIR", "/srv/aero/captures"},
                                {"AERO_L2_CAPTURE_MAX_BYTES", "0"},
                                {"AERO_L2_CAPTURE_FLUSH_INTERVAL_MS", "0"},
                                {"AERO_L2_SHUTDOWN_GRACE_MS", "100"},
                                {"AERO_L2_SHUTDOWN_DRAIN_MS", "50"},
                                {"AERO_L2_TCP_CONNECT_TIMEOUT_MS", "700"}}));
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->capture_dir, "/var/tmp/cap");
+  EXPECT_EQ(config->capture_dir, "/srv/aero/captures");
   EXPECT_EQ(config->capture_max_bytes, 0U);
   EXPECT_EQ(config->capture_flush_interval.count(), 0);
   EXPECT_EQ(config->shutdown_grace.count(), 100);
