@@ -106,6 +106,16 @@ TEST(Pump, ReplyToAGuestFrameArrivesInTheSameTick) {
   EXPECT_EQ(got->bytes.size(), 90U);
 }
 
+TEST(Pump, WaitingTransmitIsDueWhenTheClockReadsLaterThanTheTick) {
+  // An embedder's clock moves on between reading the tick's time and the model's own reads.
+  QueueRig rig;
+  post_tx(rig.h, guest_frame(64, 1));
+  doorbell(rig.h);
+  const PumpTickResult r = rig.pump.tick(rig.nic, rig.h.clock.now() - std::chrono::milliseconds(1));
+  EXPECT_EQ(r.tx_frames, 1U);
+  EXPECT_EQ(take_tx(rig.backend), guest_frame(64, 1));
+}
+
 TEST(Pump, TxFrameBudgetStopsFurtherPollsAndKeepsOrder) {
   QueueRig rig({.tx_frame_budget = 8, .rx_frame_budget = 256, .max_polls = 10},
                {.tx_descriptor_budget = 4});

@@ -84,6 +84,8 @@ unsigned E1000::poll(Instant now) {
   return done;
 }
 
+bool E1000::transmit_pending() const { return tx_ready() && reg(TDH) != reg(TDT); }
+
 std::optional<Instant> E1000::next_deadline() const {
   std::optional<Instant> best;
   auto consider = [&best](std::optional<Instant> t) {

@@ -90,6 +90,8 @@ class E1000 {
   unsigned poll(Instant now);
   // The earliest instant poll() has work to do, or nullopt when idle.
   std::optional<Instant> next_deadline() const;
+  // Descriptors wait between TDH and TDT while the transmitter is enabled (poll() has work).
+  bool transmit_pending() const;
 
   // ---- State ---------------------------------------------------------------------------------
   bool irq_level() const { return irq_asserted_; }

@@ -23,6 +23,7 @@
 // Machines with several NICs run one NicPump per NIC and tick them in a fixed order.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 
@@ -63,12 +64,20 @@ class PumpedNic {
 class E1000PumpedNic final : public PumpedNic {
  public:
   explicit E1000PumpedNic(E1000& nic) : nic_(nic) {}
+  void begin_tick(Instant now) override { tick_now_ = now; }
   void poll(Instant now) override { nic_.poll(now); }
   RxResult receive(ByteSpan frame) override { return nic_.receive(frame); }
-  std::optional<Instant> next_deadline() const override { return nic_.next_deadline(); }
+  // Waiting transmit work is due at the tick's time: the model reports it at its clock's
+  // "now", which a live clock has already moved past the instant the tick was given.
+  std::optional<Instant> next_deadline() const override {
+    const std::optional<Instant> due = nic_.next_deadline();
+    if (!due || !tick_now_ || !nic_.transmit_pending()) return due;
+    return std::min(*due, *tick_now_);
+  }
 
  private:
   E1000& nic_;
+  std::optional<Instant> tick_now_;
 };
 
 // virtio-net in the pump, as Aero's tick does it (reference §4: the guest's transmit chains
