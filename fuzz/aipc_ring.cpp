@@ -20,30 +20,13 @@
 #include <vector>
 
 #include "aero/devices/aipc_ring.h"
+#include "fuzz_input.h"
 
 namespace {
 
 namespace aipc = aero::devices::aipc;
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
-  std::uint32_t u32() { return std::uint32_t{u16()} | (std::uint32_t{u16()} << 16); }
-  std::size_t take(std::uint8_t* out, std::size_t n) {
-    const std::size_t k = n < size_ - pos_ ? n : size_ - pos_;
-    if (k > 0) std::memcpy(out, data_ + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-};
+using Input = aero::fuzz::FuzzInput;
 
 std::uint32_t word(const std::uint8_t* region, int index) {
   std::uint32_t v = 0;

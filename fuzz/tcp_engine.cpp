@@ -29,30 +29,13 @@
 #include "aero/stack/tcp_engine.h"
 #include "aero/wire/tcp.h"
 #include "stack/tcp_fake_sockets.h"
+#include "fuzz_input.h"
 
 namespace {
 
 using namespace aero;
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return at_ >= size_; }
-  std::uint8_t u8() { return at_ < size_ ? data_[at_++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(u16()) << 16 | u16(); }
-  ByteSpan bytes(std::size_t n) {
-    n = std::min(n, size_ - std::min(at_, size_));
-    ByteSpan out(data_ + at_, n);
-    at_ += n;
-    return out;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-};
+using Input = aero::fuzz::FuzzInput;
 
 constexpr Ipv4Address kGuest{{10, 0, 2, 15}};
 constexpr Ipv4Address kRemote{{198, 51, 100, 7}};

@@ -18,6 +18,7 @@
 
 #include "aero/base/clock.h"
 #include "aero/devices/virtio_net.h"
+#include "fuzz_input.h"
 
 namespace {
 
@@ -50,26 +51,7 @@ struct Offload final : OffloadFramePort {
   }
 };
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
-  std::uint32_t u32() { return std::uint32_t{u16()} | (std::uint32_t{u16()} << 16); }
-  std::uint64_t u64() { return std::uint64_t{u32()} | (std::uint64_t{u32()} << 32); }
-  std::size_t take(std::uint8_t* out, std::size_t n) {
-    const std::size_t k = n < size_ - pos_ ? n : size_ - pos_;
-    if (k > 0) std::memcpy(out, data_ + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-};
+using Input = aero::fuzz::FuzzInput;
 
 void put16(std::uint8_t* p, std::uint16_t v) {
   p[0] = static_cast<std::uint8_t>(v);
