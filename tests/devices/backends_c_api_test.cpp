@@ -9,6 +9,7 @@
 #include "aero/devices/backends_c.h"
 #include "aero/devices/e1000_c.h"
 #include "aero/devices/e1000_regs.h"
+#include "devices/c_api_guest_memory.h"
 
 namespace {
 
@@ -120,18 +121,8 @@ struct Host {
   std::uint64_t now = 1000;
 };
 
-int mem_read(void* u, uint64_t gpa, uint8_t* dst, size_t len) {
-  auto* h = static_cast<Host*>(u);
-  if (len > h->mem.size() || gpa > h->mem.size() - len) return 0;
-  std::memcpy(dst, h->mem.data() + gpa, len);
-  return 1;
-}
-int mem_write(void* u, uint64_t gpa, const uint8_t* src, size_t len) {
-  auto* h = static_cast<Host*>(u);
-  if (len > h->mem.size() || gpa > h->mem.size() - len) return 0;
-  std::memcpy(h->mem.data() + gpa, src, len);
-  return 1;
-}
+constexpr auto mem_read = aero::test::c_guest_read<Host>;
+constexpr auto mem_write = aero::test::c_guest_write<Host>;
 void set_irq(void*, int) {}
 int transmit(void* u, const uint8_t* f, size_t len) {
   return aero_pump_transmit(static_cast<Host*>(u)->pump, f, len);

@@ -10,6 +10,7 @@
 #include "aero/devices/backends_c.h"
 #include "aero/devices/virtio_net_c.h"
 #include "virtio_test_driver.h"
+#include "devices/c_api_guest_memory.h"
 
 namespace {
 
@@ -38,12 +39,8 @@ struct Host {
   aero_pump* pump = nullptr;  // when set, transmit forwards to the pump
 };
 
-int mem_read(void* u, uint64_t gpa, uint8_t* dst, size_t len) {
-  return static_cast<Host*>(u)->mem.read(gpa, std::span<std::uint8_t>(dst, len)) ? 1 : 0;
-}
-int mem_write(void* u, uint64_t gpa, const uint8_t* src, size_t len) {
-  return static_cast<Host*>(u)->mem.write(gpa, std::span<const std::uint8_t>(src, len)) ? 1 : 0;
-}
+constexpr auto mem_read = aero::test::c_guest_read<Host>;
+constexpr auto mem_write = aero::test::c_guest_write<Host>;
 void set_irq(void* u, int level) { static_cast<Host*>(u)->irq = level; }
 void signal_msix(void* u, uint16_t vector, uint64_t address, uint32_t data) {
   static_cast<Host*>(u)->msix.push_back({vector, address, data});
