@@ -62,6 +62,12 @@ cmake --build --preset dev -j "$(nproc)" --target aero-net
 AERO_TCP_BYTES=$((1 << 30)) AERO_TCP_LOSS_BYTES=$((1 << 30)) AERO_TCP_MANY=1000 \
   AERO_TCP_MANY_BYTES=$((1 << 20)) bash tests/integration/netns_tcp_test.sh build/dev/apps/aero-net
 AERO_QEMU_TCP_BYTES=$((1 << 30)) bash tests/integration/qemu_guest_test.sh build/dev/apps/aero-net
+echo "== Real guests behind the WebSocket tunnel: 256 MiB each way"
+cmake --build --preset dev -j "$(nproc)" --target aero-l2-proxy
+AERO_BRIDGE_BYTES=$((256 << 20)) bash tests/integration/l2_proxy_bridge_test.sh \
+  build/dev/apps/aero-l2-proxy build/dev/apps/aero-net
+AERO_L2_QEMU_TCP_BYTES=$((256 << 20)) bash tests/integration/l2_proxy_qemu_test.sh \
+  build/dev/apps/aero-l2-proxy build/dev/apps/aero-net
 echo "== virtio-net randomized ring test: more than 10^7 frames each way"
 cmake --build --preset dev -j "$(nproc)" --target test_virtio
 AERO_RING_ITERATIONS=${VIRTIO_RING_ITERATIONS:-3000000} \

@@ -3,7 +3,10 @@
 # busybox initramfs of qemu_guest_test.sh; its NIC's `-netdev stream` socket is served by
 # `aero-net bridge --qemu-listen`, which carries the frames to aero-l2-proxy over
 # aero-l2-tunnel-v1 (API key in a subprotocol entry). With an e1000 and with a virtio-net NIC the
-# guest obtains its DHCP lease and pings the gateway; the proxy and the bridge must agree.
+# guest obtains its DHCP lease, pings the gateway, then downloads and uploads
+# AERO_L2_QEMU_TCP_BYTES (32 MiB; the long tier 256 MiB) over TCP from a server on the host's
+# loopback, reached through the proxy's AERO_L2_TCP_FORWARD test override, with SHA-256 checked
+# at both ends; the proxy and the bridge must agree.
 #
 # Needs what qemu_guest_test.sh needs; exits 77 (skipped) otherwise, saying why. No root needed.
 set -euo pipefail
@@ -25,9 +28,16 @@ work=$(mktemp -d)
 proxy_pid=
 bridge_pid=
 qemu_pid=
+tcp_bytes=${AERO_L2_QEMU_TCP_BYTES:-$((32 << 20))}
+tcp_port=$((20000 + ($$ + 73) % 20000))
+python3 "$here/tcp_tool.py" serve 127.0.0.1 "$tcp_port" 7200 >"$work/tcp-server.log" 2>&1 &
+tcp_server_pid=$!
+tcp_sha=$(python3 "$here/tcp_tool.py" sha "$tcp_bytes")
+# TCG and the tunnel move a few MB/s: allow 1 s per MiB each way on top of the boot.
+guest_timeout=$((120 + 2 * (tcp_bytes >> 20)))
 cleanup() {
-  for pid in $qemu_pid $bridge_pid $proxy_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in $qemu_pid $bridge_pid $proxy_pid; do wait "$pid" 2>/dev/null || true; done
+  for pid in $qemu_pid $bridge_pid $proxy_pid $tcp_server_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $qemu_pid $bridge_pid $proxy_pid $tcp_server_pid; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,7 +56,8 @@ wait_for() {  # wait_for FILE PATTERN SECONDS
 bash "$here/guest/build_initramfs.sh" "$work/initramfs.cpio.gz" "$kver" || fail "could not build the initramfs"
 cd "$work"  # unix socket paths stay short
 
-AERO_L2_API_KEY=qemu-key AERO_L2_OPEN=1 "$proxy" --bind 127.0.0.1:0 --ready-stdout >proxy.out 2>proxy.err &
+AERO_L2_API_KEY=qemu-key AERO_L2_OPEN=1 AERO_L2_TCP_FORWARD="203.0.113.9:$tcp_port=127.0.0.1:$tcp_port" \
+  "$proxy" --bind 127.0.0.1:0 --ready-stdout >proxy.out 2>proxy.err &
 proxy_pid=$!
 wait_for proxy.out AERO_L2_PROXY_READY 10 || fail "the proxy did not start"
 url=$(awk '{print $2}' proxy.out)
@@ -58,9 +69,9 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
     >"$device.json" 2>"$device.bridge-err" &
   bridge_pid=$!
   wait_for "$device.bridge-err" connected 10 || fail "$device: the bridge did not connect"
-  timeout -k 5 120 qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-reboot \
+  timeout -k 5 "$guest_timeout" qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-reboot \
     -display none -serial "file:$device.serial" -monitor none \
-    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" \
+    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1 aero.tcp=203.0.113.9:$tcp_port aero.tcp_bytes=$tcp_bytes" \
     -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$device.sock" \
     -device "$device,netdev=n0,mac=52:54:00:12:34:56" </dev/null >"$device.qemu" 2>&1 &
   qemu_pid=$!
@@ -75,7 +86,8 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   ((rc == 0)) || fail "$device: the bridge exited with $rc"
   tr -d '\r' <"$device.serial" >"$device.console"
   grep -E '^AERO-GUEST' "$device.console" || true
-  for marker in "nic driver $driver" 'lease 10\.0\.2\.15 router 10\.0\.2\.2' 'ping ok 10\.0\.2\.2' 'done'; do
+  for marker in "nic driver $driver" 'lease 10\.0\.2\.15 router 10\.0\.2\.2' 'ping ok 10\.0\.2\.2' \
+    "tcp down $tcp_bytes $tcp_sha" "tcp up $tcp_bytes $tcp_sha" 'done'; do
     grep -Eq "^AERO-GUEST $marker( |\$)" "$device.console" || fail "$device: the guest never reported '$marker'"
   done
   python3 - "$device.json" <<'CHECK' || fail "$device: bridge report"

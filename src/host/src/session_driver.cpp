@@ -155,17 +155,23 @@ SessionDriver::~SessionDriver() {
 }
 
 SessionDriver::SessionDriver(asio::io_context& io, RunReport& report, const RunOptions& options)
-    : io_(io), report_(report), options_(options), timer_(io) {
+    : io_(io), report_(report), options_(options), timer_(io) {}
+
+DnsResolver* SessionDriver::resolver() {
+  // Created on the first query: a c-ares channel per idle session would cost memory for nothing.
+  if (resolver_ || resolver_failed_) return resolver_.get();
   DnsResolverOptions dns;
-  dns.upstreams = options.dns_upstreams;
-  auto resolver = DnsResolver::create(io, dns);
+  dns.upstreams = options_.dns_upstreams;
+  auto resolver = DnsResolver::create(io_, dns);
   if (resolver) {
     resolver_ = std::move(*resolver);
   } else {
     // The session still runs; its DNS answers SERVFAIL until the configuration is fixed.
+    resolver_failed_ = true;
     std::fprintf(stderr, "aero-net: DNS upstream unavailable: %s\n",
                  resolver.error().message.c_str());
   }
+  return resolver_.get();
 }
 
 void SessionDriver::send_to_guest(ByteSpan frame) {
@@ -454,8 +460,9 @@ void SessionDriver::icmp_close(stack::FlowId id) {
 }
 
 bool SessionDriver::dns_query(stack::QueryId id, ByteSpan query) {
-  if (!resolver_) return false;
-  resolver_->send(query, [this, id](Result<Bytes> response) {
+  DnsResolver* upstream = resolver();
+  if (upstream == nullptr) return false;
+  upstream->send(query, [this, id](Result<Bytes> response) {
     if (response) {
       session_->handle_dns_response(id, *response, monotonic_now());
     } else {

@@ -37,7 +37,7 @@ std::uint32_t seconds_between(Instant from, Instant to) {
 }  // namespace
 
 DnsForwarder::DnsForwarder(const StackConfig& config, const EgressPolicy& policy)
-    : config_(config), policy_(policy), scratch_(wire::kDnsMaxMessageSize) {}
+    : config_(config), policy_(policy) {}
 
 std::size_t DnsForwarder::error_reply(const wire::DnsMessage& query, DnsRcode rcode,
                                       std::span<std::uint8_t> out) {
@@ -128,6 +128,8 @@ std::optional<DnsForwarder::Answer> DnsForwarder::on_response(QueryId id, ByteSp
   // DNS-rebinding defence: a public name must not hand the guest an address the egress policy
   // would refuse to connect to.
   std::uint64_t filtered = 0;
+  // Sized on the first upstream answer: an idle session keeps no 64 KiB buffer.
+  if (scratch_.empty()) scratch_.resize(wire::kDnsMaxMessageSize);
   auto rebuilt = wire::rebuild_dns_message(scratch_, *response, [&](const wire::DnsRecord& record) {
     if (auto v4 = record.a(); v4 && !policy_.check_address(*v4)) {
       ++filtered;

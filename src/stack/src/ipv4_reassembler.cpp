@@ -65,10 +65,13 @@ Ipv4Reassembler::Ipv4Reassembler(const Ipv4ReassemblyLimits& limits) : limits_(l
   max_payload_ = limits_.max_datagram_size - wire::kIpv4MinHeaderLength;
   blocks_per_slot_ = div_round_up(max_payload_, kBlockSize);
   words_per_slot_ = div_round_up(div_round_up(max_payload_, kUnit), 64);
+}
+
+void Ipv4Reassembler::allocate() {
   slots_.resize(limits_.max_datagrams);
   block_tables_.assign(limits_.max_datagrams * blocks_per_slot_, kNoBlock);
   bitmaps_.assign(limits_.max_datagrams * words_per_slot_, 0);
-  const std::size_t blocks = limits_.max_buffered_bytes / kBlockSize;
+  const std::size_t blocks = capacity_bytes() / kBlockSize;
   arena_.resize(blocks * kBlockSize);
   free_blocks_.resize(blocks);
   for (std::size_t i = 0; i < blocks; ++i) {
@@ -154,6 +157,7 @@ ReassemblyOutcome Ipv4Reassembler::add(const wire::Ipv4Packet& fragment, Instant
   ++stats_.fragments;
   expire(now);
   if (!fragment.is_fragment()) return refuse(ReassemblyDrop::bad_fragment, std::nullopt);
+  if (slots_.empty()) allocate();
 
   const std::size_t offset = fragment.fragment_offset();
   const ByteSpan data = fragment.payload();

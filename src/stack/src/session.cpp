@@ -44,13 +44,15 @@ Session::Session(const StackConfig& config, SessionHost& host, Instant /*now*/)
       reassembler_(config_.reassembly),
       dns_(config_, policy_),
       tcp_(config_.tcp, config_.mtu, host, *this),
-      tx_(kMaxFrame),
+      tx_(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxFrame)),
       fragment_(wire::kEthernetHeaderLength + config_.mtu) {
   announce_gateway();
 }
 
+std::span<std::uint8_t> Session::tx() { return {tx_.get(), kMaxFrame}; }
+
 std::span<std::uint8_t> Session::payload_area() {
-  return std::span<std::uint8_t>(tx_).subspan(kEthernetAndIpv4);
+  return tx().subspan(kEthernetAndIpv4);
 }
 
 void Session::handle_guest_frame(ByteSpan bytes, Instant now) {
@@ -82,7 +84,7 @@ void Session::handle_arp(const wire::EthernetFrame& frame, Instant now) {
   // of our addresses is answered too, which tells the prober the address is taken.
   const auto reply = wire::ArpHeader::reply_to(*arp, config_.gateway_mac);
   const wire::EthernetHeader ethernet{arp->sender_mac(), config_.gateway_mac, wire::kEtherTypeArp, {}};
-  std::span<std::uint8_t> out(tx_);
+  const std::span<std::uint8_t> out = tx();
   if (!ethernet.emit(out) || !reply.emit(out.subspan(ethernet.header_length()))) return;
   deliver(ethernet.header_length() + reply.length());
   ++stats_.arp_replies;
@@ -98,7 +100,7 @@ void Session::announce_gateway() {
   announcement.target_ip = config_.gateway_ip;
   const wire::EthernetHeader ethernet{wire::MacAddress::broadcast(), config_.gateway_mac,
                                       wire::kEtherTypeArp, {}};
-  std::span<std::uint8_t> out(tx_);
+  const std::span<std::uint8_t> out = tx();
   if (!ethernet.emit(out) || !announcement.emit(out.subspan(ethernet.header_length()))) return;
   deliver(ethernet.header_length() + announcement.length());
 }
@@ -399,7 +401,7 @@ void Session::request_guest_mac(Ipv4Address guest) {
   request.target_ip = guest;
   const wire::EthernetHeader ethernet{wire::MacAddress::broadcast(), config_.gateway_mac,
                                       wire::kEtherTypeArp, {}};
-  std::span<std::uint8_t> out(tx_);
+  const std::span<std::uint8_t> out = tx();
   if (!ethernet.emit(out) || !request.emit(out.subspan(ethernet.header_length()))) return;
   deliver(ethernet.header_length() + request.length());
 }
@@ -522,7 +524,7 @@ void Session::send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address sou
   ip.source = source;
   ip.destination = destination;
   ip.payload_length = payload_length;
-  std::span<std::uint8_t> out(tx_);
+  const std::span<std::uint8_t> out = tx();
   if (!ethernet.emit(out) || !ip.emit(out.subspan(wire::kEthernetHeaderLength))) return;
   deliver(kEthernetAndIpv4 + payload_length);
 }
@@ -531,11 +533,10 @@ void Session::deliver(std::size_t length) {
   // IEEE 802.3 §4.2.3.3: frames are padded to the 60-byte minimum (without FCS); some NIC
   // drivers drop runts.
   if (length < wire::kEthernetMinFrameLength) {
-    std::fill(tx_.begin() + static_cast<std::ptrdiff_t>(length),
-              tx_.begin() + static_cast<std::ptrdiff_t>(wire::kEthernetMinFrameLength), 0);
+    std::fill(tx_.get() + length, tx_.get() + wire::kEthernetMinFrameLength, std::uint8_t{0});
     length = wire::kEthernetMinFrameLength;
   }
-  host_.send_to_guest(ByteSpan(tx_).first(length));
+  host_.send_to_guest(ByteSpan(tx().first(length)));
   ++stats_.frames_to_guest;
 }
 

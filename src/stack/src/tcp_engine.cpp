@@ -146,8 +146,7 @@ TcpEngine::TcpEngine(const TcpConfig& config, std::uint16_t mtu, TcpSocketHost& 
     std::random_device device;
     isn_secret_ = (std::uint64_t{device()} << 32) | device();
   }
-  connections_.reserve(config_.max_connections);
-  by_tuple_.reserve(config_.max_connections);
+  // The tables grow with use: an idle session holds no per-connection memory.
 }
 
 TcpEngine::~TcpEngine() = default;

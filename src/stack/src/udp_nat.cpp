@@ -6,9 +6,7 @@
 namespace aero::stack {
 
 UdpNat::UdpNat(std::size_t max_flows, Duration idle_timeout)
-    : max_flows_(max_flows), idle_timeout_(idle_timeout) {
-  flows_.reserve(max_flows);
-}
+    : max_flows_(max_flows), idle_timeout_(idle_timeout) {}
 
 UdpFlow* UdpNat::find(const UdpFlowKey& key) {
   auto it = std::find_if(flows_.begin(), flows_.end(), [&](const UdpFlow& f) { return f.key == key; });

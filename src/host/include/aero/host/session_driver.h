@@ -164,7 +164,9 @@ class SessionDriver : public stack::SessionHost {
   Instant armed_at_{};
   std::unordered_map<stack::FlowId, std::unique_ptr<asio::ip::udp::socket>> sockets_;
   std::unordered_map<stack::FlowId, std::unique_ptr<EchoSocket>> echo_sockets_;
+  DnsResolver* resolver();        // created on first use
   std::unique_ptr<DnsResolver> resolver_;
+  bool resolver_failed_ = false;  // creation failed once; not retried
   bool reads_paused_ = false;
   // Sockets whose reads waited for a resume.
   std::vector<stack::ConnectionId> paused_tcp_;

@@ -20,7 +20,8 @@
 // overlap-based evasion of filters). The blocks a fragment needs are counted first, so a fragment
 // is either stored whole or refused.
 //
-// Memory. Everything is allocated by the constructor and never resized:
+// Memory. Everything is allocated when the first fragment arrives (most sessions never see one,
+// and an idle session must stay small) and never resized afterwards:
 //   * the arena, max_buffered_bytes rounded down to whole blocks: bytes_buffered() counts whole
 //     arena blocks in use, so it can never exceed max_buffered_bytes. Blocks are the accounting
 //     unit: an 8-byte fragment takes a whole block (a peer spraying tiny fragments exhausts the
@@ -28,7 +29,7 @@
 //   * one output buffer of max_datagram_size bytes for the completed datagram;
 //   * per slot: a 60-byte header copy, a block table and a bitmap (about 2 KiB per slot for a
 //     65535-byte maximum).
-// Adding a fragment allocates nothing.
+// Adding a fragment allocates nothing after that.
 //
 // Limits and refusals (architecture habit 4), each with its counter:
 //   * a fragment that would make the datagram longer than max_datagram_size (the "ping of
@@ -143,7 +144,9 @@ class Ipv4Reassembler {
   // Arena bytes held by datagrams in progress (whole blocks); never above capacity_bytes().
   std::size_t bytes_buffered() const { return (free_blocks_.size() - free_count_) * kBlockSize; }
   // The arena's size: max_buffered_bytes rounded down to a whole number of blocks.
-  std::size_t capacity_bytes() const { return arena_.size(); }
+  std::size_t capacity_bytes() const {
+    return limits_.max_buffered_bytes / kBlockSize * kBlockSize;
+  }
   const Ipv4ReassemblyLimits& limits() const { return limits_; }
   const Ipv4ReassemblyStats& stats() const { return stats_; }
 
@@ -164,6 +167,7 @@ class Ipv4Reassembler {
     std::size_t received = 0;        // payload bytes present
   };
 
+  void allocate();  // the slots, tables, arena and output buffer, on the first fragment
   std::optional<std::size_t> find(const wire::Ipv4Packet& fragment) const;
   std::optional<std::size_t> claim(const wire::Ipv4Packet& fragment, Instant now);
   void release(std::size_t slot);

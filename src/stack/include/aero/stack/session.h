@@ -38,7 +38,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "aero/base/bytes.h"
@@ -239,7 +241,11 @@ class Session final : private TcpSegmentSink {
   std::optional<Ipv4Address> guest_ip_;  // the guest's source address, once seen
   std::uint16_t next_ip_id_ = 1;
   SessionStats stats_;
-  Bytes tx_;        // one outgoing frame at a time; allocated once
+  // One outgoing frame at a time, as large as the largest IPv4 datagram (a host's UDP datagram
+  // is built here before it is fragmented). Left uninitialised, so that an idle session's pages
+  // stay untouched (not resident) beyond the few its small frames use.
+  std::unique_ptr<std::uint8_t[]> tx_;
+  std::span<std::uint8_t> tx();
   Bytes fragment_;  // one outgoing fragment, when a datagram exceeds the MTU
 };
 
