@@ -3,7 +3,8 @@
 # busybox initramfs of qemu_guest_test.sh; its NIC's `-netdev stream` socket is served by
 # `aero-net bridge --qemu-listen`, which carries the frames to aero-l2-proxy over
 # aero-l2-tunnel-v1 (API key in a subprotocol entry). With an e1000 and with a virtio-net NIC the
-# guest obtains its DHCP lease, pings the gateway, then downloads and uploads
+# guest obtains its DHCP lease, pings the gateway, resolves a name through the stack's DNS
+# (answered by the AERO_L2_DNS_A test override), then downloads and uploads
 # AERO_L2_QEMU_TCP_BYTES (32 MiB; the long tier 256 MiB) over TCP from a server on the host's
 # loopback, reached through the proxy's AERO_L2_TCP_FORWARD test override, with SHA-256 checked
 # at both ends; the proxy and the bridge must agree.
@@ -57,6 +58,7 @@ bash "$here/guest/build_initramfs.sh" "$work/initramfs.cpio.gz" "$kver" || fail 
 cd "$work"  # unix socket paths stay short
 
 AERO_L2_API_KEY=qemu-key AERO_L2_OPEN=1 AERO_L2_TCP_FORWARD="203.0.113.9:$tcp_port=127.0.0.1:$tcp_port" \
+  AERO_L2_DNS_A="files.test=203.0.113.9" \
   "$proxy" --bind 127.0.0.1:0 --ready-stdout >proxy.out 2>proxy.err &
 proxy_pid=$!
 wait_for proxy.out AERO_L2_PROXY_READY 10 || fail "the proxy did not start"
@@ -71,7 +73,7 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   wait_for "$device.bridge-err" connected 10 || fail "$device: the bridge did not connect"
   timeout -k 5 "$guest_timeout" qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-reboot \
     -display none -serial "file:$device.serial" -monitor none \
-    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1 aero.tcp=203.0.113.9:$tcp_port aero.tcp_bytes=$tcp_bytes" \
+    -kernel "$kernel" -initrd initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1 aero.dns=files.test aero.tcp=203.0.113.9:$tcp_port aero.tcp_bytes=$tcp_bytes" \
     -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$device.sock" \
     -device "$device,netdev=n0,mac=52:54:00:12:34:56" </dev/null >"$device.qemu" 2>&1 &
   qemu_pid=$!
@@ -87,6 +89,7 @@ run_guest() {  # run_guest QEMU_DEVICE EXPECTED_DRIVER
   tr -d '\r' <"$device.serial" >"$device.console"
   grep -E '^AERO-GUEST' "$device.console" || true
   for marker in "nic driver $driver" 'lease 10\.0\.2\.15 router 10\.0\.2\.2' 'ping ok 10\.0\.2\.2' \
+    'dns files\.test 203\.0\.113\.9' \
     "tcp down $tcp_bytes $tcp_sha" "tcp up $tcp_bytes $tcp_sha" 'done'; do
     grep -Eq "^AERO-GUEST $marker( |\$)" "$device.console" || fail "$device: the guest never reported '$marker'"
   done
