@@ -65,10 +65,16 @@ struct StackOptions {
   std::size_t tcp_connections = 1024;
   int tcp_socket_buffer = 2 * 1024 * 1024;
   bool tcp_force_ring = false;
+  bool no_tap_offload = false;
   double test_loss = 0;
   double test_reorder = 0;
   std::string stats_file;  // run: where the session's counters go as JSON at the end
 };
+// Whether the TAP device gets virtio-net headers for TCP segmentation offload toward the guest:
+// unless turned off, or a test switch (which acts on single frames) is on.
+inline bool want_tap_offload(const StackOptions& options) {
+  return !options.no_tap_offload && options.test_loss == 0 && options.test_reorder == 0;
+}
 // The options `stack` and `run` share.
 void add_network_options(CLI::App& command, StackOptions& options);
 int run_stack(const StackOptions& options);

@@ -77,7 +77,7 @@ int run_in_namespace(const StackOptions& options, const std::vector<std::string>
   std::ofstream("/etc/netns/" + netns.name + "/resolv.conf")
       << "nameserver " << config.dns_ip.to_string() << "\n";
 
-  auto tap = host::open_tap({"tap0", netns.name, true});
+  auto tap = host::open_tap({"tap0", netns.name, true, want_tap_offload(options)});
   if (!tap) {
     std::cerr << "error: " << tap.error().message << "\n";
     return 2;

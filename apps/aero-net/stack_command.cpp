@@ -34,6 +34,10 @@ void add_network_options(CLI::App& command, StackOptions& options) {
   command.add_flag("--tcp-force-ring", options.tcp_force_ring,
                    "Keep unacknowledged guest-bound data in a per-connection ring even where "
                    "the kernel supports SO_PEEK_OFF on TCP (what kernels before 6.9 do)");
+  command.add_flag("--no-tap-offload", options.no_tap_offload,
+                   "Send the guest one frame per write on TAP devices, without virtio-net "
+                   "headers and TCP segmentation offload (also off with --test-loss or "
+                   "--test-reorder)");
   command.add_option("--tcp-connections", options.tcp_connections,
                      "Most TCP connections per session")
       ->capture_default_str();
@@ -149,7 +153,7 @@ int run_stack(const StackOptions& options) {
   const host::RunOptions& run = *built;
   Result<host::RunReport> report = make_error("usage", "");
   if (!options.tap.empty()) {
-    auto tap = host::open_tap({options.tap, options.netns, true});
+    auto tap = host::open_tap({options.tap, options.netns, true, want_tap_offload(options)});
     if (!tap) {
       std::cerr << "error: " << tap.error().message << "\n";
       return 2;

@@ -434,6 +434,58 @@ TEST_F(TcpEngineTest, RetransmissionTimeoutResendsFromTheFirstUnacknowledgedByte
   EXPECT_EQ(now - before, 2 * config.initial_rto);
 }
 
+TEST_F(TcpEngineTest, SegmentationOffloadSendsTheWholeWindowInOneSegment) {
+  engine->set_segmentation_offload(16000);
+  const auto id = establish(wire::TcpOptions{.mss = 1000});
+  host.take();
+  host.sockets.at(id).to_guest = pattern(12000);
+  engine->handle_readable(id, now);
+  const auto sent = host.take();
+  // The initial window (RFC 6928: 10 MSS, plus the byte the SYN-ACK's ACK added) in one
+  // offloaded segment, for the transport to cut into frames of one MSS of data.
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_GT(sent[0].packet().payload().size(), 9000U);
+  EXPECT_EQ(sent[0].frame_data, 1000U);
+  std::string data = receive(sent);
+  ack_all();
+  const auto rest = host.take();
+  ASSERT_EQ(rest.size(), 1U);
+  data += receive(rest);
+  EXPECT_TRUE(data == pattern(12000)) << "the data arrives whole and in order";
+}
+
+TEST_F(TcpEngineTest, SegmentationOffloadRoundsDownToWholeSegmentsAndMarksOnlyLongOnes) {
+  engine->set_segmentation_offload(2500);  // room for two segments of 1000
+  const auto id = establish(wire::TcpOptions{.mss = 1000});
+  host.take();
+  host.sockets.at(id).to_guest = pattern(4500);
+  engine->handle_readable(id, now);
+  const auto sent = host.take();
+  ASSERT_EQ(sent.size(), 3U);
+  EXPECT_EQ(sent[0].packet().payload().size(), 2000U);
+  EXPECT_EQ(sent[0].frame_data, 1000U);
+  EXPECT_EQ(sent[1].packet().payload().size(), 2000U);
+  EXPECT_EQ(sent[2].packet().payload().size(), 500U);
+  EXPECT_EQ(sent[2].frame_data, 0U) << "a segment that fits one frame is an ordinary frame";
+}
+
+TEST_F(TcpEngineTest, RetransmissionsAfterOffloadStayOneMssLong) {
+  engine->set_segmentation_offload(16000);
+  const auto id = establish(wire::TcpOptions{.mss = 1000});
+  host.take();
+  host.sockets.at(id).to_guest = pattern(3000);
+  engine->handle_readable(id, now);
+  const auto first = host.take();
+  ASSERT_EQ(first.size(), 1U);
+  now = *engine->next_deadline();
+  engine->poll(now);
+  const auto again = host.take();
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].packet().sequence_number(), first[0].packet().sequence_number());
+  EXPECT_EQ(again[0].packet().payload().size(), 1000U);
+  EXPECT_EQ(again[0].frame_data, 0U);
+}
+
 TEST_F(TcpEngineTest, TooManyTimeoutsResetTheConnection) {
   config.max_retransmissions = 2;
   make_engine();

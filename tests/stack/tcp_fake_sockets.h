@@ -40,6 +40,7 @@ class FakeSockets final : public stack::TcpSocketHost, public stack::TcpSegmentS
     Ipv4Address source;
     Ipv4Address destination;
     Bytes bytes;
+    std::size_t frame_data = 0;  // non-zero: an offloaded segment, cut into frames of this much data
     wire::TcpPacket packet() const { return wire::TcpPacket::parse(bytes).value(); }
   };
 
@@ -107,10 +108,11 @@ class FakeSockets final : public stack::TcpSocketHost, public stack::TcpSegmentS
   }
 
   std::span<std::uint8_t> tcp_segment_area() override { return area_; }
-  void send_tcp_segment(Ipv4Address source, Ipv4Address destination,
-                        std::size_t length) override {
-    segments.push_back({source, destination, Bytes(area_.begin(), area_.begin() +
-                                                                   static_cast<std::ptrdiff_t>(length))});
+  void send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length,
+                        std::size_t frame_data) override {
+    segments.push_back(
+        {source, destination,
+         Bytes(area_.begin(), area_.begin() + static_cast<std::ptrdiff_t>(length)), frame_data});
   }
   void send_tcp_unreachable(const stack::TcpTuple& tuple, std::uint32_t sequence,
                             std::uint8_t code) override {

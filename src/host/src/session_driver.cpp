@@ -184,6 +184,15 @@ void SessionDriver::send_to_guest(ByteSpan frame) {
   release_held_frame();
 }
 
+void SessionDriver::send_segmented_tcp_to_guest(ByteSpan frame, std::size_t frame_data) {
+  // Offload is never on together with the loss and reorder switches (they act per frame).
+  if (write_segmented_tcp(frame, frame_data)) {
+    ++report_.frames_out;
+  } else {
+    ++report_.frames_out_dropped;
+  }
+}
+
 void SessionDriver::frame_from_guest(ByteSpan frame) {
   ++report_.frames_in;
   if (inject_loss()) return;

@@ -360,9 +360,10 @@ void Session::handle_tcp(const wire::Ipv4Packet& packet, Instant now) {
   tcp_.handle_segment(packet.source(), packet.destination(), *segment, admission, now);
 }
 
-void Session::send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length) {
+void Session::send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length,
+                               std::size_t frame_data) {
   if (!guest_mac_) return;
-  send_ipv4(*guest_mac_, source, destination, wire::kIpProtocolTcp, length);
+  send_ipv4(*guest_mac_, source, destination, wire::kIpProtocolTcp, length, frame_data);
 }
 
 void Session::send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequence,
@@ -514,7 +515,7 @@ void Session::send_icmp_unreachable(const wire::Ipv4Packet& offending, std::uint
 
 void Session::send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,
                         Ipv4Address destination, std::uint8_t protocol,
-                        std::size_t payload_length) {
+                        std::size_t payload_length, std::size_t tcp_frame_data) {
   const wire::EthernetHeader ethernet{destination_mac, config_.gateway_mac, wire::kEtherTypeIpv4, {}};
   wire::Ipv4Header ip;
   ip.identification = next_ip_id_++;
@@ -526,17 +527,21 @@ void Session::send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address sou
   ip.payload_length = payload_length;
   const std::span<std::uint8_t> out = tx();
   if (!ethernet.emit(out) || !ip.emit(out.subspan(wire::kEthernetHeaderLength))) return;
-  deliver(kEthernetAndIpv4 + payload_length);
+  deliver(kEthernetAndIpv4 + payload_length, tcp_frame_data);
 }
 
-void Session::deliver(std::size_t length) {
+void Session::deliver(std::size_t length, std::size_t tcp_frame_data) {
   // IEEE 802.3 §4.2.3.3: frames are padded to the 60-byte minimum (without FCS); some NIC
   // drivers drop runts.
   if (length < wire::kEthernetMinFrameLength) {
     std::fill(tx_.get() + length, tx_.get() + wire::kEthernetMinFrameLength, std::uint8_t{0});
     length = wire::kEthernetMinFrameLength;
   }
-  host_.send_to_guest(ByteSpan(tx().first(length)));
+  if (tcp_frame_data != 0) {
+    host_.send_segmented_tcp_to_guest(ByteSpan(tx().first(length)), tcp_frame_data);
+  } else {
+    host_.send_to_guest(ByteSpan(tx().first(length)));
+  }
   ++stats_.frames_to_guest;
 }
 

@@ -845,7 +845,9 @@ void TcpEngine::send(Connection& c, std::uint32_t sequence, std::uint8_t flags,
                    c.tuple.guest_ip)) {
     return;
   }
-  sink_.send_tcp_segment(c.tuple.remote_ip, c.tuple.guest_ip, header_bytes + data_length);
+  const std::size_t frame_data = max_data(c, flags);
+  sink_.send_tcp_segment(c.tuple.remote_ip, c.tuple.guest_ip, header_bytes + data_length,
+                         data_length > frame_data ? frame_data : 0);
   ++stats_.segments_to_guest;
   if (with_ack) {
     c.unacked_segments = 0;
@@ -873,7 +875,7 @@ void TcpEngine::send_reset_for(Ipv4Address source, Ipv4Address destination,
   }
   const auto area = sink_.tcp_segment_area();
   if (!header.emit(area, {}, destination, source)) return;
-  sink_.send_tcp_segment(destination, source, header.header_length());
+  sink_.send_tcp_segment(destination, source, header.header_length(), 0);
   ++stats_.segments_to_guest;
   ++stats_.resets_to_guest;
 }
@@ -1026,7 +1028,9 @@ void TcpEngine::output(Connection& c, Instant now) {
     // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): with data in flight, wait for
     // room for a full segment.
     if (room < mss && flight != 0) break;
-    if (!send_data_segment(c, c.snd_nxt, std::min(room, mss), true, now)) break;
+    // With segmentation offload, as many whole MSS as fit one offloaded segment.
+    const std::uint32_t segment = offload_data_ > mss ? to_u32(offload_data_ / mss * mss) : mss;
+    if (!send_data_segment(c, c.snd_nxt, std::min(room, segment), true, now)) break;
   }
 }
 

@@ -44,6 +44,7 @@ class SessionDriver : public stack::SessionHost {
   stack::Session& session() { return *session_; }
 
   void send_to_guest(ByteSpan frame) override;
+  void send_segmented_tcp_to_guest(ByteSpan frame, std::size_t frame_data) override;
 
   // Every frame from the guest enters here (the test switches act on it).
   void frame_from_guest(ByteSpan frame);
@@ -98,6 +99,9 @@ class SessionDriver : public stack::SessionHost {
 
  protected:
   virtual bool write_frame(ByteSpan frame) = 0;
+  // For transports that offered segmentation offload (Session::set_guest_segmentation_offload):
+  // one TCP segment the transport cuts into frames of `frame_data` data bytes.
+  virtual bool write_segmented_tcp(ByteSpan /*frame*/, std::size_t /*frame_data*/) { return false; }
   // Called by the transport at the end of its constructor: the session announces the gateway
   // on creation, through write_frame(), so the transport must be complete by then.
   void start_session(const stack::StackConfig& config);

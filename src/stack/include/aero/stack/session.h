@@ -68,6 +68,13 @@ class SessionHost : public TcpSocketHost {
   virtual ~SessionHost() = default;
   // A frame for the guest; `frame` is valid only during the call.
   virtual void send_to_guest(ByteSpan frame) = 0;
+  // With segmentation offload on (Session::set_guest_segmentation_offload), an Ethernet frame
+  // holding one IPv4 TCP segment longer than the guest's MTU allows, whose data the transport
+  // cuts into frames of `frame_data` bytes (each with a copy of the headers, sequence numbers
+  // and checksums adjusted). Only hosts that turn offload on receive these.
+  virtual void send_segmented_tcp_to_guest(ByteSpan frame, std::size_t /*frame_data*/) {
+    send_to_guest(frame);
+  }
 
   // Opens a UDP socket connected to destination:port for flow `id` (so only that peer's
   // replies arrive). False when it cannot; the session then forgets the flow.
@@ -177,6 +184,11 @@ class Session final : private TcpSegmentSink {
   // TCP batching (TcpEngine::set_batching): the host calls flush() after each batch of guest
   // frames it handed over.
   void set_tcp_batching(bool on) { tcp_.set_batching(on); }
+  // TCP segmentation offload toward the guest (TcpEngine::set_segmentation_offload): for hosts
+  // whose transport implements SessionHost::send_segmented_tcp_to_guest.
+  void set_guest_segmentation_offload(std::size_t max_segment_data) {
+    tcp_.set_segmentation_offload(max_segment_data);
+  }
   void flush(Instant now) { tcp_.flush(now); }
 
   // Runs the timers due at `now` (UDP flow expiry, DNS timeouts, TCP); the next one is
@@ -205,7 +217,8 @@ class Session final : private TcpSegmentSink {
 
   // TcpSegmentSink
   std::span<std::uint8_t> tcp_segment_area() override { return payload_area(); }
-  void send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length) override;
+  void send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length,
+                        std::size_t frame_data) override;
   void send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequence,
                             std::uint8_t code) override;
   void handle_dns_query(const wire::Ipv4Packet& packet, const wire::UdpPacket& udp, Instant now);
@@ -220,12 +233,14 @@ class Session final : private TcpSegmentSink {
   void announce_gateway();
   void request_guest_mac(Ipv4Address guest);  // ARP request (RFC 826)
   // Builds Ethernet + IPv4 headers in front of `payload_length` bytes already written at
-  // payload_area() and hands the frame to the host.
+  // payload_area() and hands the frame to the host (for the host to segment, with
+  // `tcp_frame_data` non-zero: see SessionHost::send_segmented_tcp_to_guest).
   void send_ipv4(const wire::MacAddress& destination_mac, Ipv4Address source,
-                 Ipv4Address destination, std::uint8_t protocol, std::size_t payload_length);
+                 Ipv4Address destination, std::uint8_t protocol, std::size_t payload_length,
+                 std::size_t tcp_frame_data = 0);
   std::span<std::uint8_t> payload_area();
   // Pads tx_[0, length) to the Ethernet minimum and hands it to the host.
-  void deliver(std::size_t length);
+  void deliver(std::size_t length, std::size_t tcp_frame_data = 0);
   void drop(Drop reason) { ++stats_.drops[static_cast<std::size_t>(reason)]; }
 
   const StackConfig config_;  // before dhcp_, which keeps a reference to it

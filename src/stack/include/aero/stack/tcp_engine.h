@@ -167,8 +167,11 @@ class TcpSegmentSink {
   virtual ~TcpSegmentSink() = default;
   // Room for one TCP segment (header and data), valid until send_tcp_segment().
   virtual std::span<std::uint8_t> tcp_segment_area() = 0;
-  virtual void send_tcp_segment(Ipv4Address source, Ipv4Address destination,
-                                std::size_t length) = 0;
+  // `frame_data`: 0 when the segment fits one frame; with segmentation offload on, the data
+  // bytes each frame may carry, and the segment (longer than that) is for the transport to cut
+  // into frames of that size, each with a copy of the header (TCP segmentation offload).
+  virtual void send_tcp_segment(Ipv4Address source, Ipv4Address destination, std::size_t length,
+                                std::size_t frame_data) = 0;
   // ICMP destination unreachable (`code`) about the guest's SYN on `tuple`.
   virtual void send_tcp_unreachable(const TcpTuple& tuple, std::uint32_t syn_sequence,
                                     std::uint8_t code) = 0;
@@ -246,6 +249,13 @@ class TcpEngine {
   void set_batching(bool on) { batching_ = on; }
   void flush(Instant now);
 
+  // Segmentation offload toward the guest: when the transport can cut a long segment into
+  // frames itself (a TAP device with virtio-net headers lets the guest's kernel do it), new data
+  // goes out in segments of up to `max_segment_data` bytes, whole multiples of the guest's MSS,
+  // one system call for many frames. Congestion control still counts in MSS; retransmissions
+  // stay one MSS long. 0 (the default) turns it off.
+  void set_segmentation_offload(std::size_t max_segment_data) { offload_data_ = max_segment_data; }
+
   void poll(Instant now);
   std::optional<Instant> next_deadline() const;
   // Sends the SYN of every connection in SYN-SENT again now (the session just learned the
@@ -318,6 +328,7 @@ class TcpEngine {
   std::vector<ConnectionId> dead_;
   std::vector<ConnectionId> flush_list_;
   bool batching_ = false;
+  std::size_t offload_data_ = 0;  // set_segmentation_offload
   ConnectionId next_id_ = 1;
   std::uint16_t next_inbound_port_ = 0;
   std::size_t half_open_ = 0;
