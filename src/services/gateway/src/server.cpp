@@ -962,8 +962,7 @@ class Server {
                                     {"relays_open", static_cast<std::uint64_t>(shared_.relays.size())},
                                     {"grace_ms", static_cast<std::int64_t>(shared_.config.shutdown_grace.count())}});
       wait_signal();
-      error_code ignored;
-      acceptor_.close(ignored);
+      // The listener stays open: /readyz answers 503 and new upgrades are refused until the end.
       std::vector<std::shared_ptr<TcpRelay>> open;
       for (auto& [id, weak] : shared_.relays) {
         if (auto relay = weak.lock()) open.push_back(std::move(relay));
@@ -980,6 +979,8 @@ class Server {
         log_warn("shutdown_grace_expired", {{"relays_open", static_cast<std::uint64_t>(shared_.relays.size())}});
         exit_code_ = 1;
       }
+      error_code ignored;
+      acceptor_.close(ignored);
       return io_.stop();
     }
     grace_.expires_after(std::chrono::milliseconds(20));
