@@ -12,7 +12,7 @@ namespace {
 
 std::string number(double value) {
   char buffer[64];
-  const int n = std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  const int n = std::snprintf(buffer, sizeof buffer, "%.15g", value);
   return std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
