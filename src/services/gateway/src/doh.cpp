@@ -81,7 +81,8 @@ Result<DohQuery> parse_doh_message(ByteSpan message, DohFailure& failure) {
     failure = failure_with(400, id, flags);
     return doh_error("bad_query", "a DNS query needs exactly one question");
   }
-  const wire::DnsQuestion& question = *parsed->questions().begin();
+  // A copy: the iterator that begin() returns (and the entry it holds) is a temporary.
+  const wire::DnsQuestion question = *parsed->questions().begin();
   DohQuery query;
   query.message.assign(message.begin(), message.end());
   query.id = id;
