@@ -17,6 +17,7 @@ packages=(
   emscripten                                               # WebAssembly build of the devices
   iperf3 slirp4netns passt                                 # peer comparison (bench/tcp_peers.sh)
   python3-websockets tshark                                  # aero-l2-proxy tests: WS client, pcapng reader
+  curl                                                       # aero-gateway tests: an HTTP client we did not write
 )
 
 missing=()

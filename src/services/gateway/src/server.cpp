@@ -1,0 +1,1013 @@
+// The aero-gateway server (server.h). The only translation unit with Boost.Beast.
+//
+// One event loop on one thread: HTTP connections, WebSocket relays, the DNS resolver (c-ares,
+// single-threaded by design) and the signal handler all run on it, so nothing needs a lock.
+//
+// An HTTP connection reads requests until it upgrades or closes. Per request (Aero's hook
+// order): request target over 8192 characters 414; WebSocket routes (/tcp; /tcp-mux and /udp
+// are answered 404 until they exist) go to the upgrade pipeline and are refused in plain text;
+// other requests pass the Origin guard (403), the global rate limit (429) and then their route.
+// Every HTTP response carries the security headers and, for an allowed Origin, the CORS ones.
+//
+// A /tcp relay (one TCP connection per WebSocket):
+//
+//   accepting ──101 sent──> connecting ──connected──> open ──client close, text (1003), oversize
+//       │                       │                      │      (1009, Beast), buffer cap (1011),
+//       │                       │                      │      TCP end (1000) / error (1011),
+//       │                       │                      │      idle (1000), shutdown (1001)──> closing
+//       └──handshake failed─────┴──connect failed or timed out: close 1011─────────────────────┴──> done
+//
+//   open  two pumps, each with at most one operation in flight, which is the back-pressure:
+//         WebSocket -> TCP: the next message is read only once the previous one is written to
+//         the target; TCP -> WebSocket: the target is read again only once the previous chunk
+//         is written to the client. A message larger than TCP_PROXY_MAX_TCP_BUFFER_BYTES is
+//         refused with 1011 (the bytes that would wait for the target).
+//   closing  the close frame goes out after the WebSocket write in flight; Beast closes the
+//         socket when the client answers or 5 s later.
+#include "aero/services/gateway/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "aero/host/dns_resolver.h"
+#include "aero/proto/origin.h"
+#include "aero/services/gateway/doh.h"
+#include "aero/services/gateway/http_rules.h"
+#include "aero/services/gateway/limits.h"
+#include "aero/services/gateway/metrics.h"
+#include "aero/services/gateway/session.h"
+#include "aero/services/l2_proxy/log.h"
+
+namespace aero::gateway {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+using l2proxy::log_debug;
+using l2proxy::log_error;
+using l2proxy::log_info;
+using l2proxy::log_warn;
+using Request = http::request<http::string_body>;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+constexpr auto kHttpTimeout = std::chrono::seconds(30);
+constexpr auto kCloseTimeout = std::chrono::seconds(5);
+constexpr auto kRejectLinger = std::chrono::milliseconds(2000);
+constexpr std::size_t kHeaderLimit = 96 * 1024;
+constexpr std::size_t kTcpReadChunk = 64 * 1024;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+beast::string_view bview(std::string_view s) { return {s.data(), s.size()}; }
+
+std::string peer_address(const tcp::socket& socket) {
+  error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+asio::ip::address to_asio(const IpAddress& address) {
+  if (address.is_v4()) return asio::ip::address_v4(address.v4.bytes);
+  return asio::ip::address_v6(address.v6.bytes);
+}
+
+ByteSpan bytes_of(std::string_view text) {
+  return ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());  // NOLINT
+}
+
+class TcpRelay;
+
+// State shared by every connection (one thread).
+struct Shared {
+  explicit Shared(const GatewayConfig& c, asio::io_context& context)
+      : config(c),
+        io(context),
+        cache(c.dns_cache_max_entries, c.dns_cache_max_ttl_seconds, c.dns_cache_negative_ttl_seconds),
+        http_limiter(static_cast<double>(c.rate_limit_per_minute) / 60.0, static_cast<double>(c.rate_limit_per_minute)),
+        dns_limiter(c.dns_qps_per_ip, c.dns_burst_per_ip),
+        udp_token_limiter(1, 5),
+        slots(c.tcp_max_connections) {
+    for (const auto& upstream : c.dns_upstreams) upstream_label += (upstream_label.empty() ? "" : ",") + upstream;
+  }
+  const GatewayConfig& config;
+  asio::io_context& io;
+  Metrics metrics;
+  DnsCache cache;
+  TokenBucketLimiter http_limiter;
+  TokenBucketLimiter dns_limiter;
+  TokenBucketLimiter udp_token_limiter;
+  SessionSlots slots;
+  std::unique_ptr<host::DnsResolver> resolver;
+  std::string upstream_label;
+  bool draining = false;
+  std::uint64_t next_relay_id = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<TcpRelay>> relays;
+};
+
+// Resolves a query through the upstreams with the metrics of dns_upstream_*; `done` gets the
+// response (already checked against DNS_MAX_RESPONSE_BYTES) or an error.
+void resolve_upstream(Shared& shared, ByteSpan query, std::function<void(Result<Bytes>)> done) {
+  const auto started = SteadyClock::now();
+  shared.resolver->send(query, [&shared, started, done = std::move(done)](Result<Bytes> response) {
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    if (!response) {
+      shared.metrics.dns_upstream(shared.upstream_label, response.error().kind, seconds, true);
+      return done(std::move(response));
+    }
+    if (response->size() > shared.config.dns_max_response_bytes) {
+      shared.metrics.dns_upstream(shared.upstream_label, "too_large", seconds, true);
+      return done(make_error("too_large", "upstream response over DNS_MAX_RESPONSE_BYTES"));
+    }
+    shared.metrics.dns_upstream(shared.upstream_label, "udp", seconds, false);
+    done(std::move(response));
+  });
+}
+
+// ---- /tcp relay ----------------------------------------------------------------------------
+
+class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
+ public:
+  TcpRelay(Shared& shared, beast::tcp_stream stream, std::string sid, tcp::endpoint target, std::string client_ip)
+      : shared_(shared),
+        config_(shared.config),
+        ws_(std::move(stream)),
+        target_(shared.io),
+        connect_timer_(shared.io),
+        idle_timer_(shared.io),
+        sid_(std::move(sid)),
+        endpoint_(target),
+        client_ip_(std::move(client_ip)),
+        id_(shared.next_relay_id++),
+        tcp_in_(kTcpReadChunk) {}
+
+  void start(Request request) {
+    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
+    ws_.read_message_max(config_.tcp_max_message_bytes);
+    ws_.auto_fragment(false);
+    ws_.binary(true);
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+  }
+
+  // Server shutdown.
+  void shut_down() { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+
+  ~TcpRelay() { release(); }
+
+ private:
+  enum class State : std::uint8_t { accepting, connecting, open, closing, done };
+
+  void on_accept(const error_code& ec) {
+    if (ec) {
+      log_debug("tcp_handshake_failed", {{"relay", id_}, {"error", ec.message()}});
+      return finish();
+    }
+    state_ = State::connecting;
+    shared_.relays[id_] = weak_from_this();
+    shared_.metrics.gauge_add("aero_gateway_tcp_connections_active", 1);
+    shared_.metrics.add("aero_gateway_tcp_connections_total");
+    counted_active_ = true;
+    log_info("tcp_open", {{"relay", id_}, {"client_ip", client_ip_}, {"sid", sid_},
+                          {"target", endpoint_.address().to_string()},
+                          {"port", static_cast<std::uint64_t>(endpoint_.port())}});
+    if (shared_.draining) return shut_down();
+    connect_timer_.expires_after(config_.tcp_connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this()](const error_code& e) {
+      if (e || self->state_ != State::connecting) return;
+      self->connect_timed_out_ = true;
+      error_code ignored;
+      self->target_.close(ignored);  // the connect completes with operation_aborted
+    });
+    target_.async_connect(endpoint_, [self = shared_from_this()](const error_code& e) { self->on_connect(e); });
+  }
+
+  void on_connect(const error_code& ec) {
+    connect_timer_.cancel();
+    if (state_ != State::connecting) return;
+    if (ec) {
+      const bool timed_out = connect_timed_out_;
+      shared_.metrics.add("aero_gateway_tcp_connect_failures_total",
+                          prometheus_labels({{"kind", timed_out ? "timeout" : "error"}}));
+      log_info("tcp_connect_failed", {{"relay", id_}, {"error", timed_out ? std::string("timeout") : ec.message()}});
+      return begin_close(websocket::close_code::internal_error, timed_out ? "TCP connect timeout" : "TCP connect failed",
+                         "connect_failed");
+    }
+    error_code ignored;
+    target_.set_option(tcp::no_delay(true), ignored);
+    state_ = State::open;
+    last_activity_ = SteadyClock::now();
+    arm_idle_timer();
+    read_ws();
+    read_tcp();
+  }
+
+  // ---- WebSocket -> TCP ----------------------------------------------------------------------
+
+  void read_ws() {
+    if (reading_ws_ || writing_tcp_ || (state_ != State::open && state_ != State::closing)) return;
+    reading_ws_ = true;
+    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_ws_read(ec, n); });
+  }
+
+  void on_ws_read(const error_code& ec, std::size_t bytes) {
+    reading_ws_ = false;
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        // Beast has sent close 1009 already.
+        shared_.metrics.add("aero_gateway_tcp_closed_total", prometheus_labels({{"reason", "message_too_big"}}));
+      } else if (state_ == State::open) {
+        shared_.metrics.add("aero_gateway_tcp_closed_total",
+                            prometheus_labels({{"reason", ec == websocket::error::closed ? "client" : "error"}}));
+      }
+      return finish();
+    }
+    if (state_ != State::open) {
+      ws_in_.consume(ws_in_.size());
+      return read_ws();  // closing: wait for the client's close frame
+    }
+    touch();
+    if (ws_.got_text()) {
+      ws_in_.consume(ws_in_.size());
+      begin_close(websocket::close_code::unknown_data, "text messages are not supported", "text");
+      return read_ws();
+    }
+    if (bytes > config_.tcp_max_tcp_buffer_bytes) {
+      ws_in_.consume(ws_in_.size());
+      begin_close(websocket::close_code::internal_error, "TCP buffer limit exceeded", "tcp_buffer");
+      return read_ws();
+    }
+    shared_.metrics.add("aero_gateway_tcp_bytes_total", prometheus_labels({{"direction", "to_target"}}),
+                        static_cast<double>(bytes));
+    writing_tcp_ = true;
+    asio::async_write(target_, ws_in_.data(), [self = shared_from_this()](const error_code& e, std::size_t) {
+      self->on_tcp_written(e);
+    });
+  }
+
+  void on_tcp_written(const error_code& ec) {
+    writing_tcp_ = false;
+    ws_in_.consume(ws_in_.size());
+    if (state_ != State::open) return read_ws();
+    if (ec) {
+      begin_close(websocket::close_code::internal_error, "TCP write failed", "tcp_error");
+      return read_ws();
+    }
+    touch();
+    read_ws();
+  }
+
+  // ---- TCP -> WebSocket ----------------------------------------------------------------------
+
+  void read_tcp() {
+    target_.async_read_some(asio::buffer(tcp_in_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+      self->on_tcp_read(ec, n);
+    });
+  }
+
+  void on_tcp_read(const error_code& ec, std::size_t bytes) {
+    if (state_ != State::open) return;
+    if (ec) {
+      // The target ended or failed: the client learns it from the close frame.
+      const bool eof = ec == asio::error::eof;
+      return begin_close(eof ? websocket::close_code::normal : websocket::close_code::internal_error,
+                         eof ? "target closed the connection" : "target connection failed",
+                         eof ? "target_closed" : "tcp_error");
+    }
+    touch();
+    shared_.metrics.add("aero_gateway_tcp_bytes_total", prometheus_labels({{"direction", "to_client"}}),
+                        static_cast<double>(bytes));
+    writing_ws_ = true;
+    ws_.async_write(asio::buffer(tcp_in_.data(), bytes), [self = shared_from_this()](const error_code& e, std::size_t) {
+      self->on_ws_written(e);
+    });
+  }
+
+  void on_ws_written(const error_code& ec) {
+    writing_ws_ = false;
+    if (ec) return finish();
+    if (state_ == State::closing) return send_close();
+    if (state_ != State::open) return;
+    read_tcp();
+  }
+
+  // ---- timers and closing --------------------------------------------------------------------
+
+  void touch() { last_activity_ = SteadyClock::now(); }
+
+  void arm_idle_timer() {
+    idle_timer_.expires_at(last_activity_ + config_.tcp_idle_timeout);
+    idle_timer_.async_wait([self = shared_from_this()](const error_code& e) {
+      if (e || self->state_ != State::open) return;
+      if (SteadyClock::now() - self->last_activity_ >= self->config_.tcp_idle_timeout) {
+        return self->begin_close(websocket::close_code::normal, "TCP idle timeout", "idle_timeout");
+      }
+      self->arm_idle_timer();
+    });
+  }
+
+  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
+    if (state_ == State::closing || state_ == State::done) return;
+    const bool accepted = state_ != State::accepting;
+    state_ = State::closing;
+    close_code_ = code;
+    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
+    shared_.metrics.add("aero_gateway_tcp_closed_total", prometheus_labels({{"reason", label}}));
+    log_info("tcp_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+    connect_timer_.cancel();
+    idle_timer_.cancel();
+    error_code ignored;
+    target_.shutdown(tcp::socket::shutdown_both, ignored);
+    target_.close(ignored);
+    if (!accepted) return;  // on_accept sees the state
+    if (!writing_ws_) send_close();
+  }
+
+  void send_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
+      // The close frame is out; the pending read sees the client's answer (or the timeout).
+      if (!self->reading_ws_) self->finish();
+    });
+    read_ws();
+  }
+
+  void finish() {
+    if (state_ == State::done) return;
+    state_ = State::done;
+    connect_timer_.cancel();
+    idle_timer_.cancel();
+    error_code ignored;
+    target_.close(ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    release();
+  }
+
+  void release() {
+    if (released_) return;
+    released_ = true;
+    shared_.slots.release(sid_);
+    shared_.relays.erase(id_);
+    if (counted_active_) shared_.metrics.gauge_add("aero_gateway_tcp_connections_active", -1);
+    counted_active_ = false;
+  }
+
+  Shared& shared_;
+  const GatewayConfig& config_;
+  websocket::stream<beast::tcp_stream> ws_;
+  tcp::socket target_;
+  asio::steady_timer connect_timer_;
+  asio::steady_timer idle_timer_;
+  std::string sid_;
+  tcp::endpoint endpoint_;
+  std::string client_ip_;
+  std::uint64_t id_;
+  std::vector<std::uint8_t> tcp_in_;
+  beast::flat_buffer ws_in_;
+  State state_ = State::accepting;
+  bool reading_ws_ = false;
+  bool writing_ws_ = false;
+  bool writing_tcp_ = false;  // ws_in_ is being written to the target
+  bool close_sent_ = false;
+  bool connect_timed_out_ = false;
+  bool counted_active_ = false;
+  bool released_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::string close_reason_;
+  SteadyClock::time_point last_activity_{};
+};
+
+// ---- HTTP ----------------------------------------------------------------------------------
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(Shared& shared, tcp::socket socket)
+      : shared_(shared), config_(shared.config), stream_(std::move(socket)) {}
+
+  void run() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(std::max<std::size_t>(config_.dns_max_query_bytes + 1, 64 * 1024));
+    stream_.expires_after(kHttpTimeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(const error_code& ec) {
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        return respond_json(http::status::payload_too_large, json_error("payload_too_large", "Request body too large"),
+                            false);
+      }
+      if (ec == http::error::header_limit) {
+        return respond_plain(431, "Request header fields too large");
+      }
+      const bool malformed = ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                             ec != http::error::end_of_stream && ec != http::error::partial_message;
+      if (malformed) return respond_plain(400, "Bad Request");
+      return shutdown();
+    }
+    request_ = parser_->release();
+    started_ = SteadyClock::now();
+    headers_.clear();
+    for (const auto& field : request_) headers_.emplace_back(view(field.name_string()), view(field.value()));
+    const std::string_view target = view(request_.target());
+    const std::size_t question = target.find('?');
+    path_ = std::string(target.substr(0, question));
+    query_ = question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
+    route_ = std::string(route_path(path_, config_.base_path));
+    cors_.clear();
+    const bool websocket_route = route_ == "/tcp" || route_ == "/tcp-mux" || route_ == "/udp";
+    const bool upgrade = !header_values(headers_, "Upgrade").empty();
+
+    // 1. Request-target cap, before routing.
+    if (target.size() > kMaxUrlChars) {
+      if (upgrade || websocket_route) return reject_upgrade(Rejection{414, "URL too long", "url_too_long"});
+      return respond_json(http::status::uri_too_long, json_error("url_too_long", "Request URL too long"), false);
+    }
+    if (websocket_route || upgrade) return handle_upgrade();
+
+    // 2. The Origin guard (only when Origin is sent).
+    const auto origins = header_values(headers_, "Origin");
+    const auto hosts = header_values(headers_, "Host");
+    const OriginVerdict verdict = check_origin(config_, origins, hosts, false);
+    if (!verdict.allowed) {
+      return respond_json(http::status::forbidden, json_error("forbidden", "Origin not allowed"), true);
+    }
+    const bool options = request_.method() == http::verb::options;
+    if (verdict.normalized) {
+      const auto requested = header_values(headers_, "Access-Control-Request-Headers");
+      const bool preflight = options && !header_values(headers_, "Access-Control-Request-Method").empty();
+      cors_ = cors_headers(*verdict.normalized, preflight,
+                           requested.empty() ? std::nullopt : std::optional<std::string_view>(requested.front()));
+    }
+    if (options) return respond(http::status::no_content, "", "", false, "options");
+
+    // 3. The global rate limit (health, readiness and metrics exempt).
+    if (route_ != "/healthz" && route_ != "/readyz" && route_ != "/metrics" &&
+        !shared_.http_limiter.allow(ip(), SteadyClock::now())) {
+      shared_.metrics.add("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "http"}}));
+      if (route_ == "/dns-query") {
+        return respond_dns(http::status::too_many_requests, dns_error_message(0, 0, wire::DnsRcode::servfail));
+      }
+      return respond_json(http::status::too_many_requests, json_error("too_many_requests", "Too many requests"), true);
+    }
+    route();
+  }
+
+  std::string ip() const {
+    return client_ip(peer_address(stream_.socket()), header_values(headers_, "X-Forwarded-For"), config_.trust_proxy);
+  }
+
+  std::optional<std::string> session_id() const {
+    return verified_session(config_, session_cookie(header_values(headers_, "Cookie")), unix_ms());
+  }
+
+  void route() {
+    const http::verb method = request_.method();
+    const bool get = method == http::verb::get || method == http::verb::head;
+    const bool post = method == http::verb::post;
+    if (route_ == "/healthz" && get) return respond_json(http::status::ok, R"({"ok":true})", false, "/healthz");
+    if (route_ == "/readyz" && get) {
+      if (shared_.draining) return respond_json(http::status::service_unavailable, R"({"ok":false})", true, "/readyz");
+      return respond_json(http::status::ok, R"({"ok":true})", true, "/readyz");
+    }
+    if (route_ == "/version" && get) {
+      const boost::json::object body{{"version", config_.version}, {"gitSha", config_.git_sha}, {"builtAt", config_.built_at}};
+      return respond_json(http::status::ok, boost::json::serialize(body), true, "/version");
+    }
+    if (route_ == "/metrics" && get) {
+      return respond(http::status::ok, shared_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", true,
+                     "/metrics");
+    }
+    if (route_ == "/session" && post) return post_session();
+    if (route_ == "/session" && get) return get_session();
+    if (route_ == "/udp-relay/token" && post) return udp_relay_token();
+    if (route_ == "/dns-query" && (get || post)) return dns_query();
+    if (route_ == "/dns-json" && get) return dns_json();
+    respond_json(http::status::not_found, json_error("not_found", "Not Found"), true, "not_found");
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  bool secure() const {
+    return request_is_secure(false, config_.trust_proxy, header_values(headers_, "X-Forwarded-Proto"));
+  }
+
+  void post_session() {
+    const std::string& body = request_.body();
+    if (!body.empty()) {
+      boost::system::error_code ec;
+      const boost::json::value parsed = boost::json::parse(body, ec);
+      if (ec || !parsed.is_object()) {
+        return respond_json(http::status::bad_request, json_error("bad_request", "Request body must be a JSON object"),
+                            true, "/session");
+      }
+    }
+    const std::int64_t now = unix_ms();
+    auto issued = issue_session(config_, session_id(), secure(), now);
+    if (!issued) {
+      log_error("session_mint_failed", {{"error", issued.error().message}});
+      return respond_json(http::status::internal_server_error, json_error("internal_error", "Session minting failed"),
+                          true, "/session");
+    }
+    if (config_.same_site == SameSite::none && !secure()) {
+      log_warn("session_samesite_none_insecure", {{"client_ip", ip()}});
+    }
+    std::optional<UdpRelayCredential> relay;
+    if (config_.udp_relay_base_url) {
+      const auto origins = header_values(headers_, "Origin");
+      std::optional<std::string> origin;
+      if (origins.size() == 1) origin = origin::normalize_origin(origins.front());
+      auto minted = mint_udp_relay_credential(config_, issued->sid, origin, now);
+      if (minted) {
+        relay = std::move(*minted);
+      } else {
+        log_error("udp_relay_mint_failed", {{"error", minted.error().message}});
+      }
+    }
+    shared_.metrics.add("aero_gateway_sessions_issued_total");
+    extra_ = {{"Set-Cookie", issued->set_cookie}};
+    respond_json(http::status::created, session_body(config_, *issued, relay), true, "/session");
+  }
+
+  void get_session() {
+    auto issued = issue_session(config_, session_id(), secure(), unix_ms());
+    if (!issued) {
+      return respond_json(http::status::internal_server_error, json_error("internal_error", "Session minting failed"),
+                          true, "/session");
+    }
+    extra_ = {{"Set-Cookie", issued->set_cookie}};
+    respond_json(http::status::ok, R"({"ok":true})", true, "/session");
+  }
+
+  void udp_relay_token() {
+    const char* route = "/udp-relay/token";
+    if (!config_.udp_relay_base_url) {
+      return respond_json(http::status::not_found, json_error("not_found", "UDP relay is not configured"), true, route);
+    }
+    const auto origins = header_values(headers_, "Origin");
+    std::optional<std::string> origin;
+    if (origins.size() == 1) origin = origin::normalize_origin(origins.front());
+    if (!origin) return respond_json(http::status::forbidden, json_error("forbidden", "Origin required"), true, route);
+    const auto sid = session_id();
+    if (!sid) {
+      return respond_json(http::status::unauthorized, json_error("unauthorized", "Missing or expired session"), true,
+                          route);
+    }
+    if (!shared_.udp_token_limiter.allow(*sid, SteadyClock::now())) {
+      shared_.metrics.add("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "udp_relay_token"}}));
+      return respond_json(http::status::too_many_requests, json_error("too_many_requests", "Too many requests"), true,
+                          route);
+    }
+    auto minted = mint_udp_relay_credential(config_, *sid, origin, unix_ms());
+    if (!minted) {
+      log_error("udp_relay_mint_failed", {{"error", minted.error().message}});
+      return respond_json(http::status::internal_server_error, json_error("internal_error", "Token minting failed"),
+                          true, route);
+    }
+    respond_json(http::status::ok, udp_relay_token_body(config_, *minted), true, route);
+  }
+
+  // ---- DNS -----------------------------------------------------------------------------------
+
+  void dns_query() {
+    route_label_ = "/dns-query";
+    if (!session_id()) {
+      return respond_json(http::status::unauthorized, json_error("unauthorized", "Missing or invalid session"), true);
+    }
+    if (!shared_.dns_limiter.allow(ip(), SteadyClock::now())) {
+      shared_.metrics.add("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "dns"}}));
+      return respond_dns(http::status::too_many_requests, dns_error_message(0, 0, wire::DnsRcode::servfail));
+    }
+    DohFailure failure;
+    auto query = request_.method() == http::verb::post
+                     ? parse_doh_post(header_values(headers_, "Content-Type"), bytes_of(request_.body()),
+                                      config_.dns_max_query_bytes, failure)
+                     : parse_doh_get(query_param(query_, "dns"), config_.dns_max_query_bytes, failure);
+    if (!query) {
+      shared_.metrics.dns_query("invalid", "FORMERR", "error");
+      return respond_dns(static_cast<http::status>(failure.status), std::move(failure.message));
+    }
+    resolve(std::move(*query), [self = shared_from_this()](const DohQuery&, Bytes response, bool) {
+      self->respond_dns(http::status::ok, std::move(response));
+    });
+  }
+
+  void dns_json() {
+    route_label_ = "/dns-json";
+    if (!session_id()) {
+      return respond_json(http::status::unauthorized, json_error("unauthorized", "Missing or invalid session"), true);
+    }
+    if (!shared_.dns_limiter.allow(ip(), SteadyClock::now())) {
+      shared_.metrics.add("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "dns"}}));
+      return respond_json(http::status::too_many_requests, json_error("too_many_requests", "Too many requests"), true);
+    }
+    std::string error;
+    auto request = parse_dns_json(query_param(query_, "name"), query_param(query_, "type"), error);
+    if (!request) return respond_json(http::status::bad_request, json_error("bad_request", error), true);
+    auto message = build_dns_json_query(*request);
+    if (!message) {
+      if (message.error().kind == "too_large") {
+        return respond_json(http::status::payload_too_large, json_error("payload_too_large", "DNS query too large"), true);
+      }
+      return respond_json(http::status::bad_request, json_error("bad_request", "Invalid DNS name"), true);
+    }
+    if (message->size() > config_.dns_max_query_bytes) {
+      return respond_json(http::status::payload_too_large, json_error("payload_too_large", "DNS query too large"), true);
+    }
+    DohFailure failure;
+    auto query = parse_doh_message(*message, failure);
+    if (!query) return respond_json(http::status::bad_request, json_error("bad_request", "Invalid DNS name"), true);
+    resolve(std::move(*query), [self = shared_from_this(), request = *request](const DohQuery&, Bytes response, bool failed) {
+      if (failed) {
+        return self->respond_json(http::status::bad_gateway, json_error("bad_gateway", "DNS resolution failed"), true);
+      }
+      auto body = render_dns_json(request, response);
+      if (!body) {
+        return self->respond_json(http::status::bad_gateway, json_error("bad_gateway", "DNS resolution failed"), true);
+      }
+      self->respond(http::status::ok, std::move(*body), "application/dns-json", true);
+    });
+  }
+
+  // Policy, cache, then the upstreams. `done(query, response, failed)`: `response` is always a
+  // DNS message (SERVFAIL when `failed`).
+  template <class Done>
+  void resolve(DohQuery query, Done done) {
+    const std::string qtype = qtype_label(query.type);
+    const bool refused = (query.type == 255 && !config_.dns_allow_any) ||
+                         (query.type == wire::dns_type::ptr && !config_.dns_allow_private_ptr &&
+                          is_private_ptr_name(query.name));
+    const std::uint16_t flags = query.message.size() >= 4
+                                    ? static_cast<std::uint16_t>((query.message[2] << 8) | query.message[3])
+                                    : std::uint16_t{0};
+    if (refused) {
+      shared_.metrics.dns_query(qtype, "REFUSED", "policy");
+      Bytes response = dns_error_message(query.id, flags, wire::DnsRcode::refused, &query);
+      return done(query, std::move(response), false);
+    }
+    const std::string key = query.cache_key();
+    if (auto cached = shared_.cache.get(key, query.id, SteadyClock::now())) {
+      shared_.metrics.dns_cache(qtype, true);
+      const std::uint8_t rcode = cached->size() >= 4 ? static_cast<std::uint8_t>((*cached)[3] & 0x0F) : 0;
+      shared_.metrics.dns_query(qtype, rcode_label(rcode), "cache");
+      return done(query, std::move(*cached), false);
+    }
+    shared_.metrics.dns_cache(qtype, false);
+    if (!shared_.resolver) {
+      shared_.metrics.dns_query(qtype, "SERVFAIL", "error");
+      return done(query, dns_error_message(query.id, flags, wire::DnsRcode::servfail, &query), true);
+    }
+    const Bytes message = query.message;
+    resolve_upstream(shared_, message,
+                     [self = shared_from_this(), query = std::move(query), key, qtype, flags, done](Result<Bytes> response) {
+                       if (!response || !wire::DnsMessage::parse(*response)) {
+                         self->shared_.metrics.dns_query(qtype, "SERVFAIL", "error");
+                         return done(query, dns_error_message(query.id, flags, wire::DnsRcode::servfail, &query), true);
+                       }
+                       self->shared_.cache.put(key, *response, SteadyClock::now());
+                       const std::uint8_t rcode = static_cast<std::uint8_t>((*response)[3] & 0x0F);
+                       self->shared_.metrics.dns_query(qtype, rcode_label(rcode), "upstream");
+                       done(query, std::move(*response), false);
+                     });
+  }
+
+  // ---- WebSocket upgrades --------------------------------------------------------------------
+
+  void handle_upgrade() {
+    if (route_ != "/tcp") return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    // Aero's order: draining, handshake, cookie, blocked client IP, Origin, target, policy, DNS,
+    // session slot.
+    if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
+    if (auto rejection = check_websocket_handshake(headers_)) return reject_upgrade(*rejection);
+    auto sid = session_id();
+    if (!sid) return reject_upgrade(Rejection{401, "Missing or invalid session", "unauthorized"});
+    const std::string peer = peer_address(stream_.socket());
+    for (const std::string& blocked : config_.tcp_blocked_client_ips) {
+      if (blocked == peer) return reject_upgrade(Rejection{403, "Client IP blocked", "client_ip_blocked"});
+    }
+    const OriginVerdict verdict =
+        check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true);
+    if (!verdict.allowed) return reject_upgrade(Rejection{403, "Origin not allowed", "origin"});
+    TcpTarget target;
+    if (auto rejection = parse_tcp_query(query_, target)) return reject_upgrade(*rejection);
+    TargetPlan plan = plan_target(config_.tcp_policy, target);
+    if (plan.rejection) return reject_upgrade(*plan.rejection);
+    if (plan.dial) return admit_tcp(std::move(*sid), *plan.dial, target.port);
+    lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port](
+                                            std::vector<IpAddress> addresses) mutable {
+      const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses);
+      if (choice.rejection) return self->reject_upgrade(*choice.rejection);
+      self->admit_tcp(std::move(sid), *choice.address, port);
+    });
+  }
+
+  // A and AAAA through the upstreams, once; A addresses first.
+  void lookup_addresses(const std::string& name, std::function<void(std::vector<IpAddress>)> done) {
+    struct Lookup {
+      std::vector<IpAddress> v4, v6;
+      int pending = 2;
+      std::function<void(std::vector<IpAddress>)> done;
+    };
+    auto lookup = std::make_shared<Lookup>();
+    lookup->done = std::move(done);
+    if (!shared_.resolver) return lookup->done({});
+    for (const std::uint16_t type : {wire::dns_type::a, wire::dns_type::aaaa}) {
+      auto query = build_dns_json_query(DnsJsonRequest{name, type});
+      if (!query) {
+        if (--lookup->pending == 0) lookup->done({});
+        continue;
+      }
+      resolve_upstream(shared_, *query, [lookup, type](Result<Bytes> response) {
+        if (response) {
+          if (auto parsed = wire::DnsMessage::parse(*response); parsed && parsed->rcode() == 0) {
+            for (const wire::DnsRecord& record : parsed->answers()) {
+              if (type == wire::dns_type::a) {
+                if (auto a = record.a()) lookup->v4.push_back(IpAddress::from(*a));
+              } else if (auto aaaa = record.aaaa()) {
+                lookup->v6.push_back(IpAddress::from(*aaaa));
+              }
+            }
+          }
+        }
+        if (--lookup->pending == 0) {
+          std::vector<IpAddress> all = std::move(lookup->v4);
+          all.insert(all.end(), lookup->v6.begin(), lookup->v6.end());
+          lookup->done(std::move(all));
+        }
+      });
+    }
+  }
+
+  void admit_tcp(std::string sid, const IpAddress& address, std::uint16_t port) {
+    if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
+    if (!shared_.slots.acquire(sid)) {
+      return reject_upgrade(Rejection{429, "Too many concurrent connections", "too_many_connections"});
+    }
+    shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", "/tcp"}}));
+    std::string client = ip();
+    stream_.expires_never();
+    auto relay = std::make_shared<TcpRelay>(shared_, std::move(stream_), sid, tcp::endpoint(to_asio(address), port),
+                                            std::move(client));
+    relay->start(std::move(request_));
+  }
+
+  // A refused upgrade, in plain text on the raw socket (Aero's format), then the connection
+  // ends (force-closed 2 s later).
+  void reject_upgrade(const Rejection& rejection) {
+    if (rejection.reason == "host_policy") shared_.metrics.add("tcp_proxy_blocked_by_host_policy_total");
+    if (rejection.reason == "ip_policy") shared_.metrics.add("tcp_proxy_blocked_by_ip_policy_total");
+    shared_.metrics.add("aero_gateway_upgrade_rejected_total",
+                        prometheus_labels({{"reason", rejection.reason}, {"status", std::to_string(rejection.status)}}));
+    log_info("upgrade_rejected", {{"route", route_}, {"status", static_cast<std::uint64_t>(rejection.status)},
+                                  {"reason", rejection.reason}, {"client_ip", ip()}});
+    respond_plain(rejection.status, rejection.message);
+  }
+
+  void respond_plain(unsigned status, std::string_view message) {
+    auto response = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    response->reason(bview(reason_phrase(status)));
+    response->set(http::field::content_type, "text/plain; charset=utf-8");
+    response->set(http::field::cache_control, "no-store");
+    response->body() = one_line(message, kMaxRejectionBytes) + "\n";
+    response->keep_alive(false);
+    response->prepare_payload();
+    stream_.expires_after(kHttpTimeout);
+    http::async_write(stream_, *response, [self = shared_from_this(), response](const error_code&, std::size_t) {
+      self->linger_close();
+    });
+  }
+
+  // Ends our side, then reads (and discards) until the client closes or 2 s pass.
+  void linger_close() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kRejectLinger);
+    drain();
+  }
+
+  void drain() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+      if (ec) {
+        error_code e;
+        self->stream_.socket().close(e);
+        return;
+      }
+      self->buffer_.commit(n);
+      self->drain();
+    });
+  }
+
+  // ---- responses -----------------------------------------------------------------------------
+
+  void respond_json(http::status status, std::string body, bool no_store, std::string_view route = {}) {
+    respond(status, std::move(body), "application/json; charset=utf-8", no_store, route);
+  }
+
+  void respond_dns(http::status status, Bytes message) {
+    respond(status, std::string(message.begin(), message.end()), "application/dns-message", true, "/dns-query");
+  }
+
+  void respond(http::status status, std::string body, std::string_view content_type, bool no_store,
+               std::string_view route = {}) {
+    if (!route.empty()) route_label_ = std::string(route);
+    auto response = std::make_shared<http::response<http::string_body>>(status, request_.version());
+    const auto request_ids = header_values(headers_, "x-request-id");
+    for (auto& [name, value] : security_headers(
+             config_, request_ids.empty() ? std::nullopt : std::optional<std::string_view>(request_ids.front()))) {
+      response->set(bview(name), value);
+    }
+    for (auto& [name, value] : cors_) response->set(bview(name), value);
+    for (auto& [name, value] : extra_) response->insert(bview(name), value);
+    extra_.clear();
+    if (!content_type.empty()) response->set(http::field::content_type, bview(content_type));
+    if (no_store) response->set(http::field::cache_control, "no-store");
+    const bool head = request_.method() == http::verb::head;
+    response->body() = std::move(body);
+    response->keep_alive(request_.keep_alive());
+    response->prepare_payload();
+    if (head) response->body().clear();
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - started_).count();
+    shared_.metrics.http_request(view(request_.method_string()), route_label_.empty() ? "not_found" : route_label_,
+                                 static_cast<unsigned>(status), seconds);
+    route_label_.clear();
+    stream_.expires_after(kHttpTimeout);
+    http::async_write(stream_, *response, [self = shared_from_this(), response](const error_code& ec, std::size_t) {
+      if (ec || !response->keep_alive() || self->shared_.draining) return self->shutdown();
+      self->read();
+    });
+  }
+
+  void shutdown() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  Shared& shared_;
+  const GatewayConfig& config_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request request_;
+  std::vector<Header> headers_;  // views into request_
+  std::string path_, query_, route_, route_label_;
+  HeaderList cors_, extra_;
+  SteadyClock::time_point started_{};
+};
+
+class Server {
+ public:
+  Server(const GatewayConfig& config, const ServerOptions& options)
+      : shared_(config, io_), options_(options), acceptor_(io_), signals_(io_, SIGINT, SIGTERM), retry_(io_),
+        grace_(io_) {}
+
+  int run() {
+    const auto& config = shared_.config;
+    host::DnsResolverOptions dns;
+    dns.upstreams = config.dns_upstreams;
+    dns.timeout = config.dns_upstream_timeout;
+    auto resolver = host::DnsResolver::create(io_, dns);
+    if (!resolver) {
+      log_error("dns_resolver_failed", {{"error", resolver.error().message}});
+      return 1;
+    }
+    shared_.resolver = std::move(*resolver);
+    if (config.session_secret_generated) {
+      log_warn("session_secret_generated",
+               {{"message", "no AERO_GATEWAY_SESSION_SECRET: sessions end when the process does"}});
+    }
+    error_code ec;
+    const auto address = asio::ip::make_address(config.host, ec);
+    const tcp::endpoint endpoint(address, config.port);
+    if (!ec) acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log_error("listen_failed", {{"address", config.host}, {"port", static_cast<std::uint64_t>(config.port)},
+                                  {"error", ec.message()}});
+      return 1;
+    }
+    const auto bound = acceptor_.local_endpoint(ec);
+    const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
+    const std::string url = "http://" + host + ":" + std::to_string(bound.port());
+    accept();
+    wait_signal();
+    log_info("listening", {{"url", url}, {"base_path", config.base_path}, {"version", config.version}});
+    if (options_.on_listening) options_.on_listening(url);
+    io_.run();
+    shared_.resolver.reset();  // before the io_context
+    log_info("stopped", {{"relays_open", static_cast<std::uint64_t>(shared_.relays.size())}});
+    return exit_code_;
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        log_warn("accept_failed", {{"error", ec.message()}});
+        retry_.expires_after(std::chrono::milliseconds(100));
+        retry_.async_wait([this](const error_code& e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<HttpSession>(shared_, std::move(socket))->run();
+      accept();
+    });
+  }
+
+  void wait_signal() {
+    signals_.async_wait([this](const error_code& ec, int signal) {
+      if (ec) return;
+      if (shared_.draining) {
+        log_warn("shutdown_forced", {{"signal", static_cast<std::int64_t>(signal)}});
+        exit_code_ = 1;
+        return io_.stop();
+      }
+      shared_.draining = true;
+      log_info("shutdown_started", {{"signal", static_cast<std::int64_t>(signal)},
+                                    {"relays_open", static_cast<std::uint64_t>(shared_.relays.size())},
+                                    {"grace_ms", static_cast<std::int64_t>(shared_.config.shutdown_grace.count())}});
+      wait_signal();
+      // The listener stays open: /readyz answers 503 and new upgrades are refused until the end.
+      std::vector<std::shared_ptr<TcpRelay>> open;
+      for (auto& [id, weak] : shared_.relays) {
+        if (auto relay = weak.lock()) open.push_back(std::move(relay));
+      }
+      for (auto& relay : open) relay->shut_down();
+      grace_deadline_ = SteadyClock::now() + shared_.config.shutdown_grace;
+      wait_for_relays();
+    });
+  }
+
+  void wait_for_relays() {
+    if (shared_.relays.empty() || SteadyClock::now() >= grace_deadline_) {
+      if (!shared_.relays.empty()) {
+        log_warn("shutdown_grace_expired", {{"relays_open", static_cast<std::uint64_t>(shared_.relays.size())}});
+        exit_code_ = 1;
+      }
+      error_code ignored;
+      acceptor_.close(ignored);
+      return io_.stop();
+    }
+    grace_.expires_after(std::chrono::milliseconds(20));
+    grace_.async_wait([this](const error_code& e) {
+      if (!e) wait_for_relays();
+    });
+  }
+
+  // Shared before io_: handlers still queued when io_ is destroyed own relays, whose
+  // destructors give their slots back to shared_.
+  Shared shared_;
+  asio::io_context io_{1};
+  ServerOptions options_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer retry_;
+  asio::steady_timer grace_;
+  SteadyClock::time_point grace_deadline_{};
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run_server(const GatewayConfig& config, const ServerOptions& options) {
+  l2proxy::Log::set_level(config.log_silent ? l2proxy::LogLevel::error : config.log_level);
+  Server server(config, options);
+  return server.run();
+}
+
+}  // namespace aero::gateway
