@@ -10,3 +10,17 @@ target_compile_options(aero_warnings INTERFACE
 if(AERO_WERROR)
   target_compile_options(aero_warnings INTERFACE -Werror)
 endif()
+
+# GCC 12 reports false null dereferences inside Asio's and Beast's templates once it inlines
+# them (optimised builds). For the targets that include Asio: the flag is set on their sources,
+# since options there come after the target's (and aero_warnings') own.
+function(aero_allow_asio_null_dereference target)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    get_target_property(sources ${target} SOURCES)
+    get_target_property(source_dir ${target} SOURCE_DIR)
+    foreach(source IN LISTS sources)
+      set_property(SOURCE ${source} DIRECTORY ${source_dir} APPEND PROPERTY COMPILE_OPTIONS
+                   -Wno-null-dereference)
+    endforeach()
+  endif()
+endfunction()
