@@ -68,6 +68,7 @@ class Proxy:
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AERO_L2_WORKER_THREADS": "2"}
         full_env.update(env)
         self.stderr = tempfile.TemporaryFile()
+        self.terminating = False
         self.process = subprocess.Popen(
             [PROXY_BINARY, "--bind", "127.0.0.1:0", "--ready-stdout", *args],
             env=full_env, stdout=subprocess.PIPE, stderr=self.stderr)
@@ -106,10 +107,13 @@ class Proxy:
         return events
 
     def signal(self, sig=signal.SIGTERM):
+        self.terminating = self.terminating or sig == signal.SIGTERM
         self.process.send_signal(sig)
 
     def stop(self, timeout=10):
-        if self.process.poll() is None:
+        # After a SIGTERM the proxy is on its way out; a second one would force the end (and,
+        # once its loop has stopped, meet the default action): just wait.
+        if self.process.poll() is None and not self.terminating:
             self.process.send_signal(signal.SIGTERM)
         try:
             code = self.process.wait(timeout)
@@ -996,7 +1000,8 @@ def second_signal_forces_the_end():
     while proxy.get("/readyz")[0] != 503:
         check(time.monotonic() < deadline, "/readyz never answered 503")
         time.sleep(0.05)
-    proxy.stop(timeout=5)  # the second SIGTERM
+    proxy.signal(signal.SIGTERM)  # the second one forces the end
+    proxy.stop(timeout=5)
 
 
 # ---- a guest behind the tunnel ---------------------------------------------------------------
