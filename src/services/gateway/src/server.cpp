@@ -4,8 +4,8 @@
 // single-threaded by design) and the signal handler all run on it, so nothing needs a lock.
 //
 // An HTTP connection reads requests until it upgrades or closes. Per request (Aero's hook
-// order): request target over 8192 characters 414; WebSocket routes (/tcp; /tcp-mux and /udp
-// are answered 404 until they exist) go to the upgrade pipeline and are refused in plain text;
+// order): request target over 8192 characters 414; WebSocket routes (/tcp, /tcp-mux, /udp) go
+// to the upgrade pipeline and are refused in plain text;
 // other requests pass the Origin guard (403), the global rate limit (429) and then their route.
 // Every HTTP response carries the security headers and, for an allowed Origin, the CORS ones.
 //
