@@ -33,13 +33,13 @@ void check(bool invariant) {
 class CheckingHost : public MuxHost {
  public:
   void send_to_client(Bytes frames) override {
-    check(parser.push(frames, [](const mux::FrameView& frame) {
+    const auto parsed = parser.push(frames, [](const mux::FrameView& frame) {
       if (frame.msg_type == static_cast<std::uint8_t>(mux::MsgType::error)) {
         auto error = mux::decode_error(frame.payload);
-        check(error.has_value() && error->code >= 1 && error->code <= 6);
+        check(static_cast<bool>(error) && error->code >= 1 && error->code <= 6);
       }
-    }).has_value());
-    check(parser.buffered_bytes() == 0);
+    });
+    check(static_cast<bool>(parsed) && parser.buffered_bytes() == 0);
   }
   void resolve(MuxStreamKey key, const std::string&) override { live(key); }
   void dial(MuxStreamKey key, const IpAddress&, std::uint16_t) override { live(key); }

@@ -35,13 +35,13 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <random>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "aero/host/dns_resolver.h"
 #include "aero/proto/origin.h"
+#include "aero/proto/session_token.h"
 #include "aero/proto/tcp_mux.h"
 #include "aero/proto/udp_relay.h"
 #include "aero/services/gateway/doh.h"
@@ -508,7 +508,10 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
     flush();
   }
 
+  // After the WebSocket ended (a frame later in the same message, say), new streams are left
+  // alone: the session gives their slots back when it goes.
   void resolve(MuxStreamKey key, const std::string& name) override {
+    if (state_ != State::open) return;
     lookup_addresses(shared_, name, [weak = weak_from_this(), key](std::vector<IpAddress> addresses) {
       auto self = weak.lock();
       if (!self || self->state_ != State::open) return;
@@ -517,6 +520,7 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
   }
 
   void dial(MuxStreamKey key, const IpAddress& address, std::uint16_t port) override {
+    if (state_ != State::open) return;
     auto target = std::make_shared<Target>(shared_.io);
     targets_[key] = target;
     target->socket.async_connect(tcp::endpoint(to_asio(address), port),
@@ -813,16 +817,11 @@ IpAddress from_asio(const asio::ip::address& address) {
   return IpAddress::from(Ipv6Address{v6.to_bytes()});
 }
 
-std::string random_hex(std::size_t bytes) {
-  static std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    const auto byte = static_cast<std::uint8_t>(generator());
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 0x0F]);
-  }
-  return out;
+// The opaque id of the "ready" message: 32 hex digits from OpenSSL's CSPRNG (a UUID's).
+std::string udp_session_id() {
+  std::string id = session::new_session_id();
+  std::erase(id, '-');
+  return id;
 }
 
 class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
@@ -904,7 +903,7 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
       target_socket_ = socket;
       receive(socket);
     }
-    boost::json::object ready{{"type", "ready"}, {"sessionId", random_hex(16)}};
+    boost::json::object ready{{"type", "ready"}, {"sessionId", udp_session_id()}};
     enqueue(boost::json::serialize(ready), true, true);
     arm_timer();
     read_ws();
