@@ -18,6 +18,7 @@ packages=(
   iperf3 slirp4netns passt                                 # peer comparison (bench/tcp_peers.sh)
   python3-websockets tshark                                  # aero-l2-proxy tests: WS client, pcapng reader
   curl                                                       # aero-gateway tests: an HTTP client we did not write
+  nodejs                                                     # aero-gateway tests: Node's ws client (npm below)
 )
 
 missing=()
@@ -27,13 +28,22 @@ for pkg in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+# npm ships with some nodejs builds; Debian packages it separately.
+if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(npm)
 fi
 
-echo "installing: ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-"${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+# The WebSocket client of the aero-gateway tests (Node's ws), pinned by package-lock.json.
+node_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/node"
+if [[ ! -d "$node_dir/node_modules" ]]; then
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

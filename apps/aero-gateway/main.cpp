@@ -23,6 +23,11 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
   TCP_ALLOW_PRIVATE_IPS [0], TCP_BLOCKED_CLIENT_IPS, TCP_PROXY_MAX_CONNECTIONS [64],
   TCP_PROXY_MAX_MESSAGE_BYTES [1048576], TCP_PROXY_MAX_TCP_BUFFER_BYTES [10485760],
   TCP_PROXY_CONNECT_TIMEOUT_MS [10000], TCP_PROXY_IDLE_TIMEOUT_MS [300000]
+  TCP_MUX_MAX_STREAMS [1024], TCP_MUX_MAX_STREAM_BUFFER_BYTES [1048576],
+  TCP_MUX_MAX_FRAME_PAYLOAD_BYTES [16777216]
+  MAX_DATAGRAM_PAYLOAD_BYTES [1200], MAX_UDP_BINDINGS_PER_SESSION [128],
+  MAX_ALLOWED_REMOTES_PER_BINDING [1024], UDP_BINDING_IDLE_TIMEOUT_MS [60000], PREFER_V2 [0],
+  UDP_INBOUND_FILTER_MODE [address_and_port], UDP_SEND_QUEUE_BYTES [1048576]
   DNS_UPSTREAMS [1.1.1.1:53,8.8.8.8:53], DNS_UPSTREAM_TIMEOUT_MS [2000],
   DNS_CACHE_MAX_ENTRIES [10000], DNS_CACHE_MAX_TTL_SECONDS [300],
   DNS_CACHE_NEGATIVE_TTL_SECONDS [60], DNS_MAX_QUERY_BYTES [4096], DNS_MAX_RESPONSE_BYTES [4096],
@@ -35,7 +40,7 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"aero-gateway: sessions, the /tcp WebSocket relay, DNS-over-HTTPS and UDP relay "
+  CLI::App app{"aero-gateway: sessions, the /tcp, /tcp-mux and /udp WebSocket relays, DNS-over-HTTPS and UDP relay "
                "credentials for Aero"};
   app.set_version_flag("--version", std::string("aero-gateway ") + AERO_NET_VERSION);
   std::string bind;

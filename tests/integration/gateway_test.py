@@ -608,7 +608,7 @@ def rejections_in_order():
                 ("apex not matched by *.", "/tcp?host=allowed.test&port=1", cookie, None, True, 403,
                  "Target host not allowed"),
                 ("DNS lookup failed", "/tcp?host=nxdomain.test&port=1", cookie, None, True, 502, "DNS lookup failed"),
-                ("other upgrade path", "/tcp-mux", cookie, None, True, 404, "Not Found"),
+                ("other upgrade path", "/ws", cookie, None, True, 404, "Not Found"),
                 ("long URL", "/tcp?host=" + "a" * 9000, cookie, None, True, 414, "URL too long"),
             ]
             for what, path, cookie_value, origin, handshake, status, message in table:
@@ -619,7 +619,7 @@ def rejections_in_order():
                 check_eq(headers.get("content-type"), ["text/plain; charset=utf-8"], f"{what}: content type")
                 check_eq(headers.get("cache-control"), ["no-store"], f"{what}: cache-control")
                 check_eq(headers.get("connection"), ["close"], f"{what}: connection")
-            check_eq(upgrade_status(gw, "/tcp-mux", cookie)[3], "HTTP/1.1 404 Not Found", "reason phrase")
+            check_eq(upgrade_status(gw, "/ws", cookie)[3], "HTTP/1.1 404 Not Found", "reason phrase")
 
             async def cap():
                 first = await ws_connect(gw, f"host=127.0.0.1&port={target.port}", cookie)

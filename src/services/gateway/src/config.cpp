@@ -366,6 +366,19 @@ Result<GatewayConfig> config_from_env(const EnvLookup& lookup) {
   AERO_TRY(env.integer("TCP_MUX_MAX_STREAMS", 1, kBig, c.mux_max_streams));
   AERO_TRY(env.integer("TCP_MUX_MAX_STREAM_BUFFER_BYTES", 1, kBig, c.mux_max_stream_buffer_bytes));
   AERO_TRY(env.integer("TCP_MUX_MAX_FRAME_PAYLOAD_BYTES", 1, kBig, c.mux_max_frame_payload_bytes));
+  AERO_TRY(env.integer("MAX_DATAGRAM_PAYLOAD_BYTES", 1, 65507, c.udp_max_payload_bytes));
+  AERO_TRY(env.integer("MAX_UDP_BINDINGS_PER_SESSION", 1, kBig, c.udp_max_bindings));
+  AERO_TRY(env.integer("MAX_ALLOWED_REMOTES_PER_BINDING", 1, kBig, c.udp_max_allowed_remotes));
+  AERO_TRY(env.milliseconds("UDP_BINDING_IDLE_TIMEOUT_MS", 1, c.udp_binding_idle_timeout));
+  AERO_TRY(env.flag("PREFER_V2", c.udp_prefer_v2));
+  AERO_TRY(env.integer("UDP_SEND_QUEUE_BYTES", 1, kBig, c.udp_send_queue_bytes));
+  if (auto mode = env.get({"UDP_INBOUND_FILTER_MODE"})) {
+    if (*mode == "any") {
+      c.udp_inbound_filter_any = true;
+    } else if (*mode != "address_and_port") {
+      return bad("UDP_INBOUND_FILTER_MODE: expected address_and_port or any, got '" + *mode + "'");
+    }
+  }
 
   // Advertised L2 limits: AERO_L2_MAX_FRAME_PAYLOAD (alias ..._FRAME_SIZE); 0 means unset.
   {
@@ -482,6 +495,16 @@ std::string config_json(const GatewayConfig& c) {
       {"tcpMaxTcpBufferBytes", c.tcp_max_tcp_buffer_bytes},
       {"tcpConnectTimeoutMs", c.tcp_connect_timeout.count()},
       {"tcpIdleTimeoutMs", c.tcp_idle_timeout.count()},
+      {"tcpMuxMaxStreams", c.mux_max_streams},
+      {"tcpMuxMaxStreamBufferBytes", c.mux_max_stream_buffer_bytes},
+      {"tcpMuxMaxFramePayloadBytes", c.mux_max_frame_payload_bytes},
+      {"udpMaxPayloadBytes", c.udp_max_payload_bytes},
+      {"udpMaxBindings", c.udp_max_bindings},
+      {"udpMaxAllowedRemotes", c.udp_max_allowed_remotes},
+      {"udpBindingIdleTimeoutMs", c.udp_binding_idle_timeout.count()},
+      {"udpPreferV2", c.udp_prefer_v2},
+      {"udpInboundFilterMode", c.udp_inbound_filter_any ? "any" : "address_and_port"},
+      {"udpSendQueueBytes", c.udp_send_queue_bytes},
       {"dnsUpstreams", std::move(upstreams)},
       {"dnsUpstreamTimeoutMs", c.dns_upstream_timeout.count()},
       {"dnsCacheMaxEntries", c.dns_cache_max_entries},

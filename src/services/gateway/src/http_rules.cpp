@@ -109,6 +109,34 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
+std::optional<Rejection> check_subprotocol(std::span<const Header> headers, std::string_view required) {
+  constexpr std::size_t kMaxChars = 4096;
+  constexpr std::size_t kMaxTokens = 32;
+  const Rejection invalid{400, "Invalid Sec-WebSocket-Protocol header", "subprotocol"};
+  std::size_t chars = 0;
+  std::size_t tokens = 0;
+  bool found = false;
+  for (std::string_view value : header_values(headers, "Sec-WebSocket-Protocol")) {
+    chars += value.size();
+    if (chars > kMaxChars) return invalid;
+    while (true) {
+      const std::size_t comma = value.find(',');
+      const std::string_view token = trim(value.substr(0, comma));
+      if (!token.empty()) {
+        if (++tokens > kMaxTokens) return invalid;
+        for (const char c : token) {
+          if (!is_tchar(c)) return invalid;
+        }
+        found = found || token == required;
+      }
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  if (!found) return Rejection{400, "Missing required subprotocol: " + std::string(required), "subprotocol"};
+  return std::nullopt;
+}
+
 std::optional<Rejection> check_websocket_handshake(std::span<const Header> headers) {
   const Rejection invalid{400, "Invalid WebSocket upgrade", "handshake"};
   struct Single {

@@ -4,8 +4,8 @@
 // single-threaded by design) and the signal handler all run on it, so nothing needs a lock.
 //
 // An HTTP connection reads requests until it upgrades or closes. Per request (Aero's hook
-// order): request target over 8192 characters 414; WebSocket routes (/tcp; /tcp-mux and /udp
-// are answered 404 until they exist) go to the upgrade pipeline and are refused in plain text;
+// order): request target over 8192 characters 414; WebSocket routes (/tcp, /tcp-mux, /udp) go
+// to the upgrade pipeline and are refused in plain text;
 // other requests pass the Origin guard (403), the global rate limit (429) and then their route.
 // Every HTTP response carries the security headers and, for an allowed Origin, the CORS ones.
 //
@@ -32,6 +32,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -39,11 +41,16 @@
 
 #include "aero/host/dns_resolver.h"
 #include "aero/proto/origin.h"
+#include "aero/proto/session_token.h"
+#include "aero/proto/tcp_mux.h"
+#include "aero/proto/udp_relay.h"
 #include "aero/services/gateway/doh.h"
 #include "aero/services/gateway/http_rules.h"
 #include "aero/services/gateway/limits.h"
 #include "aero/services/gateway/metrics.h"
 #include "aero/services/gateway/session.h"
+#include "aero/services/gateway/tcp_mux_session.h"
+#include "aero/services/gateway/udp_bindings.h"
 #include "aero/services/l2_proxy/log.h"
 
 namespace aero::gateway {
@@ -98,7 +105,12 @@ ByteSpan bytes_of(std::string_view text) {
   return ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());  // NOLINT
 }
 
-class TcpRelay;
+// A WebSocket relay (/tcp, /tcp-mux, /udp) as the shutdown sees it.
+class Relay {
+ public:
+  virtual ~Relay() = default;
+  virtual void shut_down() = 0;  // close with 1001 "shutting down"
+};
 
 // State shared by every connection (one thread).
 struct Shared {
@@ -124,7 +136,7 @@ struct Shared {
   std::string upstream_label;
   bool draining = false;
   std::uint64_t next_relay_id = 1;
-  std::unordered_map<std::uint64_t, std::weak_ptr<TcpRelay>> relays;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Relay>> relays;
 };
 
 // Resolves a query through the upstreams with the metrics of dns_upstream_*; `done` gets the
@@ -146,9 +158,46 @@ void resolve_upstream(Shared& shared, ByteSpan query, std::function<void(Result<
   });
 }
 
+// A and AAAA through the upstreams, once; A addresses first.
+void lookup_addresses(Shared& shared, const std::string& name, std::function<void(std::vector<IpAddress>)> done) {
+  struct Lookup {
+    std::vector<IpAddress> v4, v6;
+    int pending = 2;
+    std::function<void(std::vector<IpAddress>)> done;
+  };
+  auto lookup = std::make_shared<Lookup>();
+  lookup->done = std::move(done);
+  if (!shared.resolver) return lookup->done({});
+  for (const std::uint16_t type : {wire::dns_type::a, wire::dns_type::aaaa}) {
+    auto query = build_dns_json_query(DnsJsonRequest{name, type});
+    if (!query) {
+      if (--lookup->pending == 0) lookup->done({});
+      continue;
+    }
+    resolve_upstream(shared, *query, [lookup, type](Result<Bytes> response) {
+      if (response) {
+        if (auto parsed = wire::DnsMessage::parse(*response); parsed && parsed->rcode() == 0) {
+          for (const wire::DnsRecord& record : parsed->answers()) {
+            if (type == wire::dns_type::a) {
+              if (auto a = record.a()) lookup->v4.push_back(IpAddress::from(*a));
+            } else if (auto aaaa = record.aaaa()) {
+              lookup->v6.push_back(IpAddress::from(*aaaa));
+            }
+          }
+        }
+      }
+      if (--lookup->pending == 0) {
+        std::vector<IpAddress> all = std::move(lookup->v4);
+        all.insert(all.end(), lookup->v6.begin(), lookup->v6.end());
+        lookup->done(std::move(all));
+      }
+    });
+  }
+}
+
 // ---- /tcp relay ----------------------------------------------------------------------------
 
-class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
+class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
  public:
   TcpRelay(Shared& shared, beast::tcp_stream stream, std::string sid, tcp::endpoint target, std::string client_ip)
       : shared_(shared),
@@ -173,9 +222,9 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   }
 
   // Server shutdown.
-  void shut_down() { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
 
-  ~TcpRelay() { release(); }
+  ~TcpRelay() override { release(); }
 
  private:
   enum class State : std::uint8_t { accepting, connecting, open, closing, done };
@@ -393,6 +442,748 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   bool writing_tcp_ = false;  // ws_in_ is being written to the target
   bool close_sent_ = false;
   bool connect_timed_out_ = false;
+  bool counted_active_ = false;
+  bool released_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::string close_reason_;
+  SteadyClock::time_point last_activity_{};
+};
+
+// ---- /tcp-mux relay ------------------------------------------------------------------------
+//
+// One WebSocket, many TCP streams; the stream state machine is MuxSession (tcp_mux_session.h),
+// this class owns the sockets. Frames for the client wait in one queue, written one WebSocket
+// message at a time (the queued frames concatenated). Back-pressure: while that queue holds more
+// than kMuxHighWater bytes no stream's target is read; reads resume below kMuxLowWater. A client
+// that does not read its control answers (PONG, ERROR) past kMuxHardCap loses the WebSocket.
+// Client bytes for a slow target wait in its write queue, within the per-stream cap the session
+// enforces (ERROR 6).
+
+constexpr std::size_t kMuxHighWater = 1024 * 1024;
+constexpr std::size_t kMuxLowWater = 256 * 1024;
+constexpr std::size_t kMuxHardCap = 64 * 1024 * 1024;
+constexpr std::size_t kMuxMaxMessage = 1024 * 1024;  // frames per outgoing WebSocket message
+
+class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_this<MuxRelay> {
+ public:
+  MuxRelay(Shared& shared, beast::tcp_stream stream, std::string sid, std::string client_ip)
+      : shared_(shared),
+        config_(shared.config),
+        ws_(std::move(stream)),
+        tick_timer_(shared.io),
+        client_ip_(std::move(client_ip)),
+        id_(shared.next_relay_id++),
+        core_(*this, shared.config.tcp_policy, limits_of(shared.config), shared.slots, std::move(sid), &shared.metrics) {}
+
+  void start(Request request) {
+    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::sec_websocket_protocol, bview(mux::kSubprotocol));
+    }));
+    ws_.read_message_max(config_.tcp_max_message_bytes);
+    ws_.auto_fragment(false);
+    ws_.binary(true);
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+  }
+
+  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+
+  ~MuxRelay() override { unregister(); }
+
+  // ---- MuxHost ----------------------------------------------------------------------------
+
+  void send_to_client(Bytes frames) override {
+    if (state_ != State::open) return;
+    out_bytes_ += frames.size();
+    out_.push_back(std::move(frames));
+    if (out_bytes_ > kMuxHardCap) {
+      shared_.metrics.add("aero_gateway_tcp_mux_closed_total", prometheus_labels({{"reason", "client_not_reading"}}));
+      return finish();
+    }
+    if (!paused_ && out_bytes_ > kMuxHighWater) {
+      paused_ = true;
+      shared_.metrics.add("aero_gateway_tcp_mux_backpressure_pauses_total");
+    }
+    flush();
+  }
+
+  // After the WebSocket ended (a frame later in the same message, say), new streams are left
+  // alone: the session gives their slots back when it goes.
+  void resolve(MuxStreamKey key, const std::string& name) override {
+    if (state_ != State::open) return;
+    lookup_addresses(shared_, name, [weak = weak_from_this(), key](std::vector<IpAddress> addresses) {
+      auto self = weak.lock();
+      if (!self || self->state_ != State::open) return;
+      self->core_.on_resolved(key, addresses, SteadyClock::now());
+    });
+  }
+
+  void dial(MuxStreamKey key, const IpAddress& address, std::uint16_t port) override {
+    if (state_ != State::open) return;
+    auto target = std::make_shared<Target>(shared_.io);
+    targets_[key] = target;
+    target->socket.async_connect(tcp::endpoint(to_asio(address), port),
+                                 [self = shared_from_this(), key, target](const error_code& ec) {
+                                   if (target->closed) return;
+                                   if (ec) return self->core_.on_connect_failed(key);
+                                   error_code ignored;
+                                   target->socket.set_option(tcp::no_delay(true), ignored);
+                                   self->core_.on_connected(key, SteadyClock::now());
+                                   self->read_target(key, target);
+                                 });
+  }
+
+  void write_target(MuxStreamKey key, ByteSpan bytes) override {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) return;
+    it->second->queue.emplace_back(bytes.begin(), bytes.end());
+    pump_target(key, it->second);
+  }
+
+  void end_target(MuxStreamKey key) override {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) return;
+    it->second->end_requested = true;
+    pump_target(key, it->second);
+  }
+
+  void release_target(MuxStreamKey key, bool graceful) override {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) return;
+    auto target = it->second;
+    if (graceful && (target->writing || !target->queue.empty())) {
+      target->released = true;  // pump_target closes it once the queue is written
+      return;
+    }
+    close_target(key, target);
+  }
+
+ private:
+  enum class State : std::uint8_t { accepting, open, closing, done };
+
+  struct Target {
+    explicit Target(asio::io_context& io) : socket(io), buffer(kTcpReadChunk) {}
+    tcp::socket socket;
+    std::vector<std::uint8_t> buffer;
+    std::deque<Bytes> queue;
+    bool writing = false;
+    bool reading = false;
+    bool end_requested = false;
+    bool write_shut = false;
+    bool released = false;
+    bool closed = false;
+  };
+
+  static MuxLimits limits_of(const GatewayConfig& config) {
+    MuxLimits limits;
+    limits.max_streams = config.mux_max_streams;
+    limits.max_stream_buffer_bytes = config.mux_max_stream_buffer_bytes;
+    limits.max_frame_payload_bytes = config.mux_max_frame_payload_bytes;
+    limits.connect_timeout = config.tcp_connect_timeout;
+    limits.idle_timeout = config.tcp_idle_timeout;
+    return limits;
+  }
+
+  void on_accept(const error_code& ec) {
+    if (ec) {
+      log_debug("tcp_mux_handshake_failed", {{"relay", id_}, {"error", ec.message()}});
+      state_ = State::done;
+      return;
+    }
+    state_ = State::open;
+    shared_.relays[id_] = weak_from_this();
+    registered_ = true;
+    shared_.metrics.gauge_add("aero_gateway_tcp_mux_connections_active", 1);
+    shared_.metrics.add("aero_gateway_tcp_mux_connections_total");
+    log_info("tcp_mux_open", {{"relay", id_}, {"client_ip", client_ip_}});
+    if (shared_.draining) return shut_down();
+    arm_tick();
+    read_ws();
+  }
+
+  void arm_tick() {
+    tick_timer_.expires_after(core_.tick_interval());
+    tick_timer_.async_wait([self = shared_from_this()](const error_code& e) {
+      if (e || self->state_ != State::open) return;
+      self->core_.on_tick(SteadyClock::now());
+      self->arm_tick();
+    });
+  }
+
+  void read_ws() {
+    if (reading_ws_ || state_ == State::done) return;
+    reading_ws_ = true;
+    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_ws_read(ec); });
+  }
+
+  void on_ws_read(const error_code& ec) {
+    reading_ws_ = false;
+    if (ec) {
+      if (state_ == State::open) {
+        const bool too_big = ec == websocket::error::message_too_big;  // Beast sent 1009
+        shared_.metrics.add("aero_gateway_tcp_mux_closed_total",
+                            prometheus_labels({{"reason", too_big ? "message_too_big"
+                                                          : ec == websocket::error::closed ? "client"
+                                                                                           : "error"}}));
+      }
+      return finish();
+    }
+    if (state_ != State::open) {
+      ws_in_.consume(ws_in_.size());
+      return read_ws();  // closing: wait for the client's close frame
+    }
+    if (ws_.got_text()) {
+      ws_in_.consume(ws_in_.size());
+      begin_close(websocket::close_code::unknown_data, "WebSocket text messages are not supported", "text");
+      return read_ws();
+    }
+    const auto data = ws_in_.cdata();
+    const ByteSpan message(static_cast<const std::uint8_t*>(data.data()), data.size());
+    auto status = core_.on_client_message(message, SteadyClock::now());
+    ws_in_.consume(ws_in_.size());
+    if (!status) {
+      log_info("tcp_mux_protocol_error", {{"relay", id_}, {"error", status.error().message}});
+      begin_close(websocket::close_code::protocol_error, "Protocol error", "protocol_error");
+    }
+    read_ws();
+  }
+
+  // ---- client writes ----------------------------------------------------------------------
+
+  void flush() {
+    if (writing_ws_ || out_.empty() || state_ == State::done) return;
+    current_.clear();
+    while (!out_.empty() && (current_.empty() || current_.size() + out_.front().size() <= kMuxMaxMessage)) {
+      current_.insert(current_.end(), out_.front().begin(), out_.front().end());
+      out_.pop_front();
+    }
+    writing_ws_ = true;
+    ws_.async_write(asio::buffer(current_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+      self->on_ws_written(ec);
+    });
+  }
+
+  void on_ws_written(const error_code& ec) {
+    writing_ws_ = false;
+    out_bytes_ -= std::min(out_bytes_, current_.size());
+    if (ec) return finish();
+    if (state_ == State::closing) return send_close();
+    if (state_ != State::open) return;
+    if (paused_ && out_bytes_ <= kMuxLowWater) {
+      paused_ = false;
+      for (auto& [key, target] : targets_) read_target(key, target);
+    }
+    flush();
+  }
+
+  // ---- targets ----------------------------------------------------------------------------
+
+  void read_target(MuxStreamKey key, const std::shared_ptr<Target>& target) {
+    if (target->reading || target->closed || paused_ || state_ != State::open || !core_.wants_target_reads(key)) {
+      return;
+    }
+    target->reading = true;
+    target->socket.async_read_some(asio::buffer(target->buffer), [self = shared_from_this(), key, target](
+                                                                      const error_code& ec, std::size_t n) {
+      target->reading = false;
+      if (target->closed || self->state_ != State::open) return;
+      if (ec == asio::error::eof) return self->core_.on_target_eof(key);
+      if (ec) return self->core_.on_target_reset(key);
+      self->core_.on_target_data(key, ByteSpan(target->buffer.data(), n), SteadyClock::now());
+      self->read_target(key, target);
+    });
+  }
+
+  void pump_target(MuxStreamKey key, const std::shared_ptr<Target>& target) {
+    if (target->writing || target->closed) return;
+    if (target->queue.empty()) {
+      if (target->end_requested && !target->write_shut) {
+        target->write_shut = true;
+        error_code ignored;
+        target->socket.shutdown(tcp::socket::shutdown_send, ignored);  // the client's FIN
+      }
+      if (target->released) close_target(key, target);
+      return;
+    }
+    target->writing = true;
+    asio::async_write(target->socket, asio::buffer(target->queue.front()),
+                      [self = shared_from_this(), key, target](const error_code& ec, std::size_t n) {
+                        target->writing = false;
+                        if (!target->queue.empty()) target->queue.pop_front();
+                        if (target->closed) return;
+                        if (ec) {
+                          if (target->released) return self->close_target(key, target);
+                          return self->core_.on_target_write_failed(key);
+                        }
+                        if (!target->released) self->core_.on_target_written(key, n, SteadyClock::now());
+                        self->pump_target(key, target);
+                      });
+  }
+
+  void close_target(MuxStreamKey key, const std::shared_ptr<Target>& target) {
+    target->closed = true;
+    error_code ignored;
+    target->socket.close(ignored);
+    targets_.erase(key);
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
+    if (state_ != State::open && state_ != State::accepting) return;
+    const bool accepted = state_ == State::open;
+    state_ = State::closing;
+    close_code_ = code;
+    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
+    shared_.metrics.add("aero_gateway_tcp_mux_closed_total", prometheus_labels({{"reason", label}}));
+    log_info("tcp_mux_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+    tick_timer_.cancel();
+    core_.close_all();
+    out_.clear();
+    if (!accepted) return;
+    if (!writing_ws_) send_close();
+  }
+
+  void send_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
+      if (!self->reading_ws_) self->finish();
+    });
+    read_ws();
+  }
+
+  void finish() {
+    if (state_ == State::done) return;
+    state_ = State::done;
+    tick_timer_.cancel();
+    core_.close_all();
+    out_.clear();
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    unregister();
+  }
+
+  void unregister() {
+    if (!registered_) return;
+    registered_ = false;
+    shared_.relays.erase(id_);
+    shared_.metrics.gauge_add("aero_gateway_tcp_mux_connections_active", -1);
+  }
+
+  Shared& shared_;
+  const GatewayConfig& config_;
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer tick_timer_;
+  std::string client_ip_;
+  std::uint64_t id_;
+  MuxSession core_;
+  std::unordered_map<MuxStreamKey, std::shared_ptr<Target>> targets_;
+  beast::flat_buffer ws_in_;
+  std::deque<Bytes> out_;
+  Bytes current_;
+  std::size_t out_bytes_ = 0;
+  State state_ = State::accepting;
+  bool reading_ws_ = false;
+  bool writing_ws_ = false;
+  bool paused_ = false;
+  bool close_sent_ = false;
+  bool registered_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::string close_reason_;
+};
+
+// ---- /udp relay ------------------------------------------------------------------------------
+//
+// Two forms on one route. With a target in the query (`host`+`port` or `target`, vetted like
+// /tcp's at the upgrade), one UDP socket connect()ed to the vetted address: each binary message is
+// one datagram, each datagram received one binary message; the kernel delivers only datagrams
+// from that address and port. Without a target, the multiplexed form: every binary message is a
+// v1/v2 frame (proto/udp_relay.h) and the bindings follow UdpBindingTable (udp_bindings.h), one
+// socket per guest port and address family. Both forms first send the text message
+// {"type":"ready","sessionId":"<hex>"}. Malformed, oversized or policy-denied datagrams are
+// dropped (and counted), never answered; a text message closes with 1003. Datagrams for the
+// client are dropped while more than UDP_SEND_QUEUE_BYTES wait for the WebSocket. The
+// per-target form closes with 1000 "idle timeout" after UDP_BINDING_IDLE_TIMEOUT_MS without a
+// datagram either way; the multiplexed form sweeps idle bindings instead.
+
+using udp = asio::ip::udp;
+
+IpAddress from_asio(const asio::ip::address& address) {
+  if (address.is_v4()) return IpAddress::from(Ipv4Address{address.to_v4().to_bytes()});
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return IpAddress::from(Ipv4Address{asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes()});
+  return IpAddress::from(Ipv6Address{v6.to_bytes()});
+}
+
+// The opaque id of the "ready" message: 32 hex digits from OpenSSL's CSPRNG (a UUID's).
+std::string udp_session_id() {
+  std::string id = session::new_session_id();
+  std::erase(id, '-');
+  return id;
+}
+
+class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
+ public:
+  UdpRelay(Shared& shared, beast::tcp_stream stream, std::string sid, std::string client_ip,
+           std::optional<udp::endpoint> target)
+      : shared_(shared),
+        config_(shared.config),
+        ws_(std::move(stream)),
+        timer_(shared.io),
+        sid_(std::move(sid)),
+        client_ip_(std::move(client_ip)),
+        id_(shared.next_relay_id++),
+        target_(target),
+        bindings_(limits_of(shared.config)) {}
+
+  void start(Request request) {
+    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
+    // One frame: the payload cap plus the largest header (v2 IPv6); larger messages: 1009.
+    ws_.read_message_max(config_.udp_max_payload_bytes + udp_relay::kMaxHeaderLength);
+    ws_.auto_fragment(false);
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+  }
+
+  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+
+  ~UdpRelay() override { release(); }
+
+ private:
+  enum class State : std::uint8_t { accepting, open, closing, done };
+  struct Socket {
+    explicit Socket(asio::io_context& io) : socket(io) {}
+    udp::socket socket;
+    std::vector<std::uint8_t> buffer;
+    udp::endpoint sender;
+    std::uint16_t guest_port = 0;
+    bool closed = false;
+  };
+  struct Outgoing {
+    std::string bytes;
+    bool text = false;
+  };
+
+  static UdpRelayLimits limits_of(const GatewayConfig& config) {
+    UdpRelayLimits limits;
+    limits.max_payload = config.udp_max_payload_bytes;
+    limits.max_bindings = config.udp_max_bindings;
+    limits.max_allowed_remotes = config.udp_max_allowed_remotes;
+    limits.binding_idle_timeout = config.udp_binding_idle_timeout;
+    limits.prefer_v2 = config.udp_prefer_v2;
+    limits.inbound_filter_any = config.udp_inbound_filter_any;
+    limits.send_queue_bytes = config.udp_send_queue_bytes;
+    return limits;
+  }
+
+  const char* mode() const { return target_ ? "target" : "multiplexed"; }
+
+  void on_accept(const error_code& ec) {
+    if (ec) {
+      log_debug("udp_handshake_failed", {{"relay", id_}, {"error", ec.message()}});
+      state_ = State::done;
+      return release();
+    }
+    state_ = State::open;
+    shared_.relays[id_] = weak_from_this();
+    counted_active_ = true;
+    shared_.metrics.gauge_add("aero_gateway_udp_connections_active", 1);
+    shared_.metrics.add("aero_gateway_udp_connections_total", prometheus_labels({{"mode", mode()}}));
+    log_info("udp_open", {{"relay", id_}, {"client_ip", client_ip_}, {"mode", mode()}});
+    if (shared_.draining) return shut_down();
+    last_activity_ = SteadyClock::now();
+    if (target_) {
+      auto socket = open_socket(target_->address().is_v6());
+      if (!socket) return begin_close(websocket::close_code::internal_error, "UDP socket failed", "socket_failed");
+      error_code e;
+      socket->socket.connect(*target_, e);
+      if (e) return begin_close(websocket::close_code::internal_error, "UDP socket failed", "socket_failed");
+      target_socket_ = socket;
+      receive(socket);
+    }
+    boost::json::object ready{{"type", "ready"}, {"sessionId", udp_session_id()}};
+    enqueue(boost::json::serialize(ready), true, true);
+    arm_timer();
+    read_ws();
+  }
+
+  std::shared_ptr<Socket> open_socket(bool v6) {
+    auto socket = std::make_shared<Socket>(shared_.io);
+    error_code ec;
+    socket->socket.open(v6 ? udp::v6() : udp::v4(), ec);
+    if (!ec) socket->socket.bind(udp::endpoint(v6 ? udp::v6() : udp::v4(), 0), ec);
+    if (!ec) socket->socket.non_blocking(true, ec);
+    if (ec) {
+      log_info("udp_socket_failed", {{"relay", id_}, {"error", ec.message()}});
+      return nullptr;
+    }
+    socket->buffer.resize(config_.udp_max_payload_bytes + 1);  // one more: an oversized datagram shows
+    shared_.metrics.gauge_add("aero_gateway_udp_sockets_active", 1);
+    return socket;
+  }
+
+  void close_socket(const std::shared_ptr<Socket>& socket) {
+    if (!socket || socket->closed) return;
+    socket->closed = true;
+    error_code ignored;
+    socket->socket.close(ignored);
+    shared_.metrics.gauge_add("aero_gateway_udp_sockets_active", -1);
+  }
+
+  void drop(std::string_view reason) {
+    shared_.metrics.add("aero_gateway_udp_dropped_total", prometheus_labels({{"reason", reason}}));
+  }
+
+  // ---- timers -----------------------------------------------------------------------------
+
+  void arm_timer() {
+    const auto interval = target_ ? std::clamp(config_.udp_binding_idle_timeout / 4, std::chrono::milliseconds(10),
+                                               std::chrono::milliseconds(1000))
+                                  : bindings_.sweep_interval();
+    timer_.expires_after(interval);
+    timer_.async_wait([self = shared_from_this()](const error_code& e) {
+      if (e || self->state_ != State::open) return;
+      const auto now = SteadyClock::now();
+      if (self->target_) {
+        if (now - self->last_activity_ >= self->config_.udp_binding_idle_timeout) {
+          return self->begin_close(websocket::close_code::normal, "idle timeout", "idle_timeout");
+        }
+      } else {
+        for (const std::uint16_t port : self->bindings_.sweep(now)) {
+          self->shared_.metrics.add("aero_gateway_udp_bindings_closed_total", prometheus_labels({{"reason", "idle"}}));
+          self->close_binding(port);
+        }
+      }
+      self->arm_timer();
+    });
+  }
+
+  // ---- client -> UDP ----------------------------------------------------------------------
+
+  void read_ws() {
+    if (reading_ws_ || state_ == State::done) return;
+    reading_ws_ = true;
+    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_ws_read(ec); });
+  }
+
+  void on_ws_read(const error_code& ec) {
+    reading_ws_ = false;
+    if (ec) {
+      if (state_ == State::open) {
+        const bool too_big = ec == websocket::error::message_too_big;
+        shared_.metrics.add("aero_gateway_udp_closed_total",
+                            prometheus_labels({{"reason", too_big ? "message_too_big"
+                                                          : ec == websocket::error::closed ? "client"
+                                                                                           : "error"}}));
+      }
+      return finish();
+    }
+    if (state_ != State::open) {
+      ws_in_.consume(ws_in_.size());
+      return read_ws();
+    }
+    if (ws_.got_text()) {
+      ws_in_.consume(ws_in_.size());
+      begin_close(websocket::close_code::unknown_data, "text messages are not supported", "text");
+      return read_ws();
+    }
+    const auto data = ws_in_.cdata();
+    const ByteSpan message(static_cast<const std::uint8_t*>(data.data()), data.size());
+    if (target_) {
+      send_target(message);
+    } else {
+      send_multiplexed(message);
+    }
+    ws_in_.consume(ws_in_.size());
+    read_ws();
+  }
+
+  void send_target(ByteSpan payload) {
+    if (payload.size() > config_.udp_max_payload_bytes) return drop("oversized");
+    error_code ec;
+    target_socket_->socket.send(asio::buffer(payload.data(), payload.size()), 0, ec);
+    if (ec) return drop("send_failed");
+    last_activity_ = SteadyClock::now();
+    shared_.metrics.add("aero_gateway_udp_datagrams_total", prometheus_labels({{"direction", "to_target"}}));
+  }
+
+  void send_multiplexed(ByteSpan frame) {
+    auto datagram = udp_relay::decode(frame, config_.udp_max_payload_bytes);
+    if (!datagram) return drop(datagram.error().kind == "payload_too_large" ? "oversized" : "malformed");
+    if (datagram->remote_port == 0) return drop("malformed");
+    const TargetPlan plan =
+        plan_target(config_.tcp_policy, TcpTarget{datagram->remote_ip.to_string(), datagram->remote_port});
+    if (plan.rejection || !plan.dial) return drop("denied_by_policy");
+    const auto now = SteadyClock::now();
+    const auto outcome = bindings_.outbound(datagram->guest_port, datagram->remote_ip, datagram->remote_port,
+                                            datagram->version == 2, now);
+    if (outcome.evicted) {
+      shared_.metrics.add("aero_gateway_udp_bindings_closed_total", prometheus_labels({{"reason", "evicted"}}));
+      close_binding(*outcome.evicted);
+    }
+    if (outcome.created) shared_.metrics.add("aero_gateway_udp_bindings_total");
+    const bool v6 = datagram->remote_ip.is_v6();
+    auto& sockets = binding_sockets_[datagram->guest_port];
+    auto& socket = v6 ? sockets.second : sockets.first;
+    if (!socket) {
+      socket = open_socket(v6);
+      if (!socket) return drop("socket_failed");
+      socket->guest_port = datagram->guest_port;
+      receive(socket);
+    }
+    error_code ec;
+    socket->socket.send_to(asio::buffer(datagram->payload.data(), datagram->payload.size()),
+                           udp::endpoint(to_asio(datagram->remote_ip), datagram->remote_port), 0, ec);
+    if (ec) return drop("send_failed");
+    shared_.metrics.add("aero_gateway_udp_datagrams_total", prometheus_labels({{"direction", "to_target"}}));
+  }
+
+  void close_binding(std::uint16_t guest_port) {
+    auto it = binding_sockets_.find(guest_port);
+    if (it == binding_sockets_.end()) return;
+    close_socket(it->second.first);
+    close_socket(it->second.second);
+    binding_sockets_.erase(it);
+  }
+
+  // ---- UDP -> client ----------------------------------------------------------------------
+
+  void receive(const std::shared_ptr<Socket>& socket) {
+    socket->socket.async_receive_from(asio::buffer(socket->buffer), socket->sender,
+                                      [self = shared_from_this(), socket](const error_code& ec, std::size_t n) {
+                                        if (socket->closed || self->state_ != State::open) return;
+                                        if (!ec) self->on_datagram(*socket, n);
+                                        // Errors such as ICMP port unreachable on a connected
+                                        // socket end one receive, not the relay.
+                                        self->receive(socket);
+                                      });
+  }
+
+  void on_datagram(Socket& socket, std::size_t length) {
+    if (length > config_.udp_max_payload_bytes) return drop("oversized");  // never forwarded truncated
+    const ByteSpan payload(socket.buffer.data(), length);
+    const auto now = SteadyClock::now();
+    if (target_) {
+      last_activity_ = now;
+      shared_.metrics.add("aero_gateway_udp_datagrams_total", prometheus_labels({{"direction", "to_client"}}));
+      return enqueue(std::string(payload.begin(), payload.end()), false, false);
+    }
+    const IpAddress remote = from_asio(socket.sender.address());
+    const std::uint16_t remote_port = socket.sender.port();
+    if (!bindings_.inbound_allowed(socket.guest_port, remote, remote_port, now)) return drop("filtered");
+    udp_relay::Datagram datagram;
+    datagram.version = bindings_.inbound_version(remote);
+    datagram.guest_port = socket.guest_port;
+    datagram.remote_ip = remote;
+    datagram.remote_port = remote_port;
+    datagram.payload = payload;
+    Bytes frame;
+    if (!udp_relay::encode_into(frame, datagram, config_.udp_max_payload_bytes)) return drop("malformed");
+    shared_.metrics.add("aero_gateway_udp_datagrams_total", prometheus_labels({{"direction", "to_client"}}));
+    enqueue(std::string(frame.begin(), frame.end()), false, false);
+  }
+
+  // Messages for the client, written one at a time; datagrams are dropped while the queue is
+  // over UDP_SEND_QUEUE_BYTES (reliable ordered delivery is the WebSocket's, not UDP's).
+  void enqueue(std::string bytes, bool text, bool always) {
+    if (state_ != State::open) return;
+    if (!always && out_bytes_ + bytes.size() > config_.udp_send_queue_bytes) return drop("backpressure");
+    out_bytes_ += bytes.size();
+    out_.push_back(Outgoing{std::move(bytes), text});
+    flush();
+  }
+
+  void flush() {
+    if (writing_ws_ || out_.empty()) return;
+    writing_ws_ = true;
+    current_ = std::move(out_.front());
+    out_.pop_front();
+    ws_.text(current_.text);
+    ws_.async_write(asio::buffer(current_.bytes), [self = shared_from_this()](const error_code& ec, std::size_t) {
+      self->writing_ws_ = false;
+      self->out_bytes_ -= std::min(self->out_bytes_, self->current_.bytes.size());
+      if (ec) return self->finish();
+      if (self->state_ == State::closing) return self->send_close();
+      if (self->state_ != State::open) return;
+      self->flush();
+    });
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  void close_sockets() {
+    close_socket(target_socket_);
+    for (auto& [port, sockets] : binding_sockets_) {
+      close_socket(sockets.first);
+      close_socket(sockets.second);
+    }
+    binding_sockets_.clear();
+  }
+
+  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
+    if (state_ != State::open) return;
+    state_ = State::closing;
+    close_code_ = code;
+    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
+    shared_.metrics.add("aero_gateway_udp_closed_total", prometheus_labels({{"reason", label}}));
+    log_info("udp_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+    timer_.cancel();
+    close_sockets();
+    out_.clear();
+    if (!writing_ws_) send_close();
+  }
+
+  void send_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
+      if (!self->reading_ws_) self->finish();
+    });
+    read_ws();
+  }
+
+  void finish() {
+    if (state_ == State::done) return;
+    state_ = State::done;
+    timer_.cancel();
+    close_sockets();
+    out_.clear();
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    release();
+  }
+
+  void release() {
+    if (released_) return;
+    released_ = true;
+    close_sockets();
+    shared_.slots.release(sid_);
+    shared_.relays.erase(id_);
+    if (counted_active_) shared_.metrics.gauge_add("aero_gateway_udp_connections_active", -1);
+    counted_active_ = false;
+  }
+
+  Shared& shared_;
+  const GatewayConfig& config_;
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer timer_;
+  std::string sid_;
+  std::string client_ip_;
+  std::uint64_t id_;
+  std::optional<udp::endpoint> target_;
+  std::shared_ptr<Socket> target_socket_;
+  UdpBindingTable bindings_;
+  std::map<std::uint16_t, std::pair<std::shared_ptr<Socket>, std::shared_ptr<Socket>>> binding_sockets_;  // v4, v6
+  beast::flat_buffer ws_in_;
+  std::deque<Outgoing> out_;
+  Outgoing current_;
+  std::size_t out_bytes_ = 0;
+  State state_ = State::accepting;
+  bool reading_ws_ = false;
+  bool writing_ws_ = false;
+  bool close_sent_ = false;
   bool counted_active_ = false;
   bool released_ = false;
   websocket::close_code close_code_ = websocket::close_code::normal;
@@ -703,9 +1494,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // ---- WebSocket upgrades --------------------------------------------------------------------
 
   void handle_upgrade() {
-    if (route_ != "/tcp") return reject_upgrade(Rejection{404, "Not Found", "not_found"});
-    // Aero's order: draining, handshake, cookie, blocked client IP, Origin, target, policy, DNS,
-    // session slot.
+    const bool tcp_route = route_ == "/tcp";
+    const bool mux_route = route_ == "/tcp-mux";
+    const bool udp_route = route_ == "/udp";
+    if (!tcp_route && !mux_route && !udp_route) return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    // Aero's order: draining, handshake, cookie, blocked client IP, Origin; then for /tcp-mux the
+    // subprotocol, for /tcp (and /udp with a target) the target, policy, DNS and session slot.
     if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
     if (auto rejection = check_websocket_handshake(headers_)) return reject_upgrade(*rejection);
     auto sid = session_id();
@@ -717,66 +1511,56 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const OriginVerdict verdict =
         check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true);
     if (!verdict.allowed) return reject_upgrade(Rejection{403, "Origin not allowed", "origin"});
+    if (mux_route) {
+      if (auto rejection = check_subprotocol(headers_, mux::kSubprotocol)) return reject_upgrade(*rejection);
+      return admit_mux(std::move(*sid));
+    }
+    if (udp_route && !query_param(query_, "host") && !query_param(query_, "port") && !query_param(query_, "target")) {
+      return admit(std::move(*sid), std::nullopt, 0);  // the multiplexed form
+    }
     TcpTarget target;
     if (auto rejection = parse_tcp_query(query_, target)) return reject_upgrade(*rejection);
     TargetPlan plan = plan_target(config_.tcp_policy, target);
     if (plan.rejection) return reject_upgrade(*plan.rejection);
-    if (plan.dial) return admit_tcp(std::move(*sid), *plan.dial, target.port);
+    if (plan.dial) return admit(std::move(*sid), *plan.dial, target.port);
     lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port](
                                             std::vector<IpAddress> addresses) mutable {
       const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses);
       if (choice.rejection) return self->reject_upgrade(*choice.rejection);
-      self->admit_tcp(std::move(sid), *choice.address, port);
+      self->admit(std::move(sid), *choice.address, port);
     });
   }
 
-  // A and AAAA through the upstreams, once; A addresses first.
   void lookup_addresses(const std::string& name, std::function<void(std::vector<IpAddress>)> done) {
-    struct Lookup {
-      std::vector<IpAddress> v4, v6;
-      int pending = 2;
-      std::function<void(std::vector<IpAddress>)> done;
-    };
-    auto lookup = std::make_shared<Lookup>();
-    lookup->done = std::move(done);
-    if (!shared_.resolver) return lookup->done({});
-    for (const std::uint16_t type : {wire::dns_type::a, wire::dns_type::aaaa}) {
-      auto query = build_dns_json_query(DnsJsonRequest{name, type});
-      if (!query) {
-        if (--lookup->pending == 0) lookup->done({});
-        continue;
-      }
-      resolve_upstream(shared_, *query, [lookup, type](Result<Bytes> response) {
-        if (response) {
-          if (auto parsed = wire::DnsMessage::parse(*response); parsed && parsed->rcode() == 0) {
-            for (const wire::DnsRecord& record : parsed->answers()) {
-              if (type == wire::dns_type::a) {
-                if (auto a = record.a()) lookup->v4.push_back(IpAddress::from(*a));
-              } else if (auto aaaa = record.aaaa()) {
-                lookup->v6.push_back(IpAddress::from(*aaaa));
-              }
-            }
-          }
-        }
-        if (--lookup->pending == 0) {
-          std::vector<IpAddress> all = std::move(lookup->v4);
-          all.insert(all.end(), lookup->v6.begin(), lookup->v6.end());
-          lookup->done(std::move(all));
-        }
-      });
-    }
+    gateway::lookup_addresses(shared_, name, std::move(done));
   }
 
-  void admit_tcp(std::string sid, const IpAddress& address, std::uint16_t port) {
+  // /tcp and /udp: the session slot, then the relay. /udp without an address: multiplexed.
+  void admit(std::string sid, const std::optional<IpAddress>& address, std::uint16_t port) {
     if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
     if (!shared_.slots.acquire(sid)) {
       return reject_upgrade(Rejection{429, "Too many concurrent connections", "too_many_connections"});
     }
-    shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", "/tcp"}}));
+    shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", route_}}));
     std::string client = ip();
     stream_.expires_never();
-    auto relay = std::make_shared<TcpRelay>(shared_, std::move(stream_), sid, tcp::endpoint(to_asio(address), port),
+    if (route_ == "/udp") {
+      std::optional<asio::ip::udp::endpoint> target;
+      if (address) target.emplace(to_asio(*address), port);
+      auto relay = std::make_shared<UdpRelay>(shared_, std::move(stream_), sid, std::move(client), target);
+      return relay->start(std::move(request_));
+    }
+    auto relay = std::make_shared<TcpRelay>(shared_, std::move(stream_), sid, tcp::endpoint(to_asio(*address), port),
                                             std::move(client));
+    relay->start(std::move(request_));
+  }
+
+  // /tcp-mux: streams take session slots one by one (MuxSession).
+  void admit_mux(std::string sid) {
+    shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", route_}}));
+    std::string client = ip();
+    stream_.expires_never();
+    auto relay = std::make_shared<MuxRelay>(shared_, std::move(stream_), std::move(sid), std::move(client));
     relay->start(std::move(request_));
   }
 
@@ -963,7 +1747,7 @@ class Server {
                                     {"grace_ms", static_cast<std::int64_t>(shared_.config.shutdown_grace.count())}});
       wait_signal();
       // The listener stays open: /readyz answers 503 and new upgrades are refused until the end.
-      std::vector<std::shared_ptr<TcpRelay>> open;
+      std::vector<std::shared_ptr<Relay>> open;
       for (auto& [id, weak] : shared_.relays) {
         if (auto relay = weak.lock()) open.push_back(std::move(relay));
       }

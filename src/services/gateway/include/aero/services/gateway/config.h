@@ -70,9 +70,18 @@ struct GatewayConfig {
   std::chrono::milliseconds tcp_connect_timeout{10000};  // TCP_PROXY_CONNECT_TIMEOUT_MS
   std::chrono::milliseconds tcp_idle_timeout{300000};    // TCP_PROXY_IDLE_TIMEOUT_MS
 
-  std::size_t mux_max_streams = 1024;                 // TCP_MUX_MAX_STREAMS (for /tcp-mux)
+  std::size_t mux_max_streams = 1024;                 // TCP_MUX_MAX_STREAMS
   std::size_t mux_max_stream_buffer_bytes = 1048576;  // TCP_MUX_MAX_STREAM_BUFFER_BYTES
   std::size_t mux_max_frame_payload_bytes = 16777216; // TCP_MUX_MAX_FRAME_PAYLOAD_BYTES
+
+  // The /udp relay (names of Aero's WebRTC UDP relay where it has them).
+  std::size_t udp_max_payload_bytes = 1200;        // MAX_DATAGRAM_PAYLOAD_BYTES
+  std::size_t udp_max_bindings = 128;              // MAX_UDP_BINDINGS_PER_SESSION
+  std::size_t udp_max_allowed_remotes = 1024;      // MAX_ALLOWED_REMOTES_PER_BINDING
+  std::chrono::milliseconds udp_binding_idle_timeout{60000};  // UDP_BINDING_IDLE_TIMEOUT_MS
+  bool udp_prefer_v2 = false;                      // PREFER_V2
+  bool udp_inbound_filter_any = false;             // UDP_INBOUND_FILTER_MODE: address_and_port | any
+  std::size_t udp_send_queue_bytes = 1048576;      // UDP_SEND_QUEUE_BYTES
 
   std::size_t l2_max_frame_payload = 2048;   // AERO_L2_MAX_FRAME_PAYLOAD (advertised only)
   std::size_t l2_max_control_payload = 256;  // AERO_L2_MAX_CONTROL_PAYLOAD (advertised only)

@@ -42,6 +42,12 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
 // the version is 13; the key is not blank. 400 otherwise.
 std::optional<Rejection> check_websocket_handshake(std::span<const Header> headers);
 
+// Sec-WebSocket-Protocol as Aero checks it: the tokens of every such header, comma-separated,
+// at most 4096 characters in all and 32 tokens, each an RFC 7230 token (else 400 "Invalid
+// Sec-WebSocket-Protocol header"); `required` must be one of them, compared exactly (else 400
+// "Missing required subprotocol: <required>").
+std::optional<Rejection> check_subprotocol(std::span<const Header> headers, std::string_view required);
+
 // The first aero_session cookie over every Cookie header (§3.4 of Aero's rules): a header over
 // 16384 characters counts as empty and ends the search; the first aero_session pair wins even
 // when empty (then: nullopt); values are trimmed, cut to 4096 characters and percent-decoded
