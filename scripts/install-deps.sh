@@ -19,6 +19,7 @@ packages=(
   python3-websockets tshark                                  # aero-l2-proxy tests: WS client, pcapng reader
   curl                                                       # aero-gateway tests: an HTTP client we did not write
   nodejs                                                     # aero-gateway tests: Node's ws client (npm below)
+  websockify socat                                           # relays compared with aero-gateway (bench/gateway.sh)
 )
 
 missing=()
