@@ -1,9 +1,9 @@
-// aero-gateway's /tcp-mux and /udp against Node's `ws` client (a client we did not write), with
-// loopback TCP and UDP servers written here on Node's own net and dgram modules.
+// aero-gateway's /tcp, /tcp-mux and /udp against Node's `ws` client (a client we did not
+// write), with loopback TCP and UDP servers written here on Node's own net and dgram modules.
 //
 // Usage: node gateway_ws_test.mjs GATEWAY_BINARY NODE_PACKAGE_DIR GROUP [CASE...]
 // (NODE_PACKAGE_DIR: the directory whose node_modules holds `ws`.)
-// Groups: mux, udp. Each case starts its own gateway (127.0.0.1, port 0) with the environment it
+// Groups: tcp, mux, udp. Each case starts its own gateway (127.0.0.1, port 0) with the environment it
 // needs and stops it with SIGTERM, checking that it exits 0. Frames are built here from the
 // protocol description (aero-tcp-mux-v1, UDP relay v1/v2), not with the gateway's codecs.
 // Prints "N passed, N failed" last.
@@ -21,7 +21,7 @@ const WebSocket = require("ws");
 
 const SECRET = "gateway-ws-test-secret";
 const ORIGIN = "http://localhost:8080";  // PUBLIC_BASE_URL's default origin
-const CASES = { mux: [], udp: [] };
+const CASES = { tcp: [], mux: [], udp: [] };
 const test = (group, name, fn) => CASES[group].push({ name, fn });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -677,6 +677,105 @@ test("udp", "idle_timeouts", async () => {
     assert.equal(parseUdpFrame(await nextBinary(multi)).payload.toString(), "again");
     await gateway.stop();
   } finally { gateway.kill(); echo.close(); }
+});
+
+// ---- /tcp ----------------------------------------------------------------------------------
+
+// Collects a /tcp WebSocket's binary messages until `bytes` have arrived.
+async function receiveBytes(client, bytes, ms = 20000) {
+  const parts = [];
+  let total = 0;
+  const deadline = Date.now() + ms;
+  while (total < bytes) {
+    const message = await client.next(Math.max(1, deadline - Date.now()));
+    assert.ok(message.isBinary, "/tcp sends binary messages");
+    parts.push(message.data);
+    total += message.data.length;
+  }
+  return Buffer.concat(parts);
+}
+
+test("tcp", "echo_both_query_forms_byte_exact", async () => {
+  const echo = await echoServer();
+  const port = echo.address().port;
+  const gateway = await Gateway.start();
+  try {
+    const cookie = await gateway.cookie();
+    for (const route of [`/tcp?host=127.0.0.1&port=${port}`, `/tcp?v=1&target=127.0.0.1:${port}`]) {
+      const client = await connect(gateway, route, { cookie, origin: ORIGIN });
+      const data = crypto.randomBytes(3 << 20);  // 3 MiB in messages of 64 KiB
+      for (let at = 0; at < data.length; at += 65536) client.ws.send(data.subarray(at, at + 65536));
+      const back = await receiveBytes(client, data.length);
+      assert.ok(back.equals(data), `${route}: the echo is byte for byte what was sent`);
+      client.ws.close(1000);
+      assert.equal((await within(5000, client.closed, "close")).code, 1000);
+    }
+    await gateway.stop();
+  } finally { gateway.kill(); echo.close(); }
+});
+
+test("tcp", "target_end_closes_the_websocket_after_its_data", async () => {
+  const server = await tcpServer((socket) => socket.end(Buffer.from("bye")));
+  const gateway = await Gateway.start();
+  try {
+    const client = await connect(gateway, `/tcp?host=127.0.0.1&port=${server.address().port}`,
+                                 { cookie: await gateway.cookie() });
+    assert.equal((await receiveBytes(client, 3)).toString(), "bye");
+    assert.equal((await within(5000, client.closed, "close after the target's end")).code, 1000);
+    await gateway.stop();
+  } finally { gateway.kill(); server.close(); }
+});
+
+test("tcp", "text_and_oversize_messages_close_with_1003_and_1009", async () => {
+  const echo = await echoServer();
+  const port = echo.address().port;
+  const gateway = await Gateway.start({ TCP_PROXY_MAX_MESSAGE_BYTES: "1024" });
+  try {
+    const cookie = await gateway.cookie();
+    const text = await connect(gateway, `/tcp?host=127.0.0.1&port=${port}`, { cookie });
+    text.ws.send("a text message");
+    assert.equal((await within(5000, text.closed, "close on text")).code, 1003);
+    const big = await connect(gateway, `/tcp?host=127.0.0.1&port=${port}`, { cookie });
+    big.ws.send(Buffer.alloc(1025));
+    assert.equal((await within(5000, big.closed, "close on oversize")).code, 1009);
+    await gateway.stop();
+  } finally { gateway.kill(); echo.close(); }
+});
+
+test("tcp", "refusals_carry_the_reference_status_codes", async () => {
+  const echo = await echoServer();
+  const port = echo.address().port;
+  const gateway = await Gateway.start({ TCP_PROXY_MAX_CONNECTIONS: "1", TCP_ALLOW_PRIVATE_IPS: "0" });
+  const refused = async (route, options) => {
+    try {
+      await connect(gateway, route, options);
+    } catch (error) {
+      return Number(/upgrade refused: (\d+)/.exec(error.message)?.[1]);
+    }
+    return 101;
+  };
+  try {
+    const cookie = await gateway.cookie();
+    assert.equal(await refused(`/tcp?host=127.0.0.1&port=${port}`, {}), 401, "no cookie");
+    assert.equal(await refused(`/tcp?host=127.0.0.1&port=${port}`, { cookie, origin: "https://evil.example" }), 403);
+    assert.equal(await refused(`/tcp?host=127.0.0.1`, { cookie }), 400, "no port");
+    assert.equal(await refused(`/tcp?v=2&host=127.0.0.1&port=${port}`, { cookie }), 400, "version");
+    assert.equal(await refused(`/tcp?host=127.0.0.1&port=${port}`, { cookie }), 403, "loopback by the IP policy");
+    await gateway.stop();
+  } finally { gateway.kill(); echo.close(); }
+  const open = await Gateway.start({ TCP_PROXY_MAX_CONNECTIONS: "1" });
+  try {
+    const cookie = await open.cookie();
+    const first = await connect(open, `/tcp?host=127.0.0.1&port=${port}`, { cookie });
+    const second = await (async () => {
+      try { await connect(open, `/tcp?host=127.0.0.1&port=${port}`, { cookie }); } catch (error) { return error.message; }
+      return "opened";
+    })();
+    assert.match(second, /upgrade refused: 429/, "the session's one slot is taken");
+    first.ws.close(1000);
+    await within(5000, first.closed, "close");
+    await open.stop();
+  } finally { open.kill(); echo.close(); }
 });
 
 // ---- runner ------------------------------------------------------------------------------------
