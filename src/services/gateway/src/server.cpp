@@ -75,7 +75,19 @@ constexpr auto kHttpTimeout = std::chrono::seconds(30);
 constexpr auto kCloseTimeout = std::chrono::seconds(5);
 constexpr auto kRejectLinger = std::chrono::milliseconds(2000);
 constexpr std::size_t kHeaderLimit = 96 * 1024;
+// Target reads: up to 64 KiB at a time, into a buffer allocated when the target first has data
+// to read (a relay waits for readability, then reads without blocking), so that an idle relayed
+// connection holds no read buffer.
 constexpr std::size_t kTcpReadChunk = 64 * 1024;
+
+// One non-blocking read from a socket that reported readability, into `buffer` (sized to
+// kTcpReadChunk on first use). would_block (a spurious wake-up) means: wait again.
+std::size_t read_ready(tcp::socket& socket, std::vector<std::uint8_t>& buffer, boost::system::error_code& ec) {
+  if (buffer.empty()) buffer.resize(kTcpReadChunk);
+  socket.non_blocking(true, ec);
+  if (ec) return 0;
+  return socket.read_some(asio::buffer(buffer), ec);
+}
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -209,8 +221,7 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
         sid_(std::move(sid)),
         endpoint_(target),
         client_ip_(std::move(client_ip)),
-        id_(shared.next_relay_id++),
-        tcp_in_(kTcpReadChunk) {}
+        id_(shared.next_relay_id++) {}
 
   void start(Request request) {
     ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
@@ -331,8 +342,12 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
   // ---- TCP -> WebSocket ----------------------------------------------------------------------
 
   void read_tcp() {
-    target_.async_read_some(asio::buffer(tcp_in_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
-      self->on_tcp_read(ec, n);
+    target_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+      if (ec) return self->on_tcp_read(ec, 0);
+      error_code read_ec;
+      const std::size_t n = read_ready(self->target_, self->tcp_in_, read_ec);
+      if (read_ec == asio::error::would_block) return self->read_tcp();
+      self->on_tcp_read(read_ec, n);
     });
   }
 
@@ -563,9 +578,9 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
   enum class State : std::uint8_t { accepting, open, closing, done };
 
   struct Target {
-    explicit Target(asio::io_context& io) : socket(io), buffer(kTcpReadChunk) {}
+    explicit Target(asio::io_context& io) : socket(io) {}
     tcp::socket socket;
-    std::vector<std::uint8_t> buffer;
+    std::vector<std::uint8_t> buffer;  // allocated on the first read (read_ready)
     std::deque<Bytes> queue;
     bool writing = false;
     bool reading = false;
@@ -684,10 +699,14 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
       return;
     }
     target->reading = true;
-    target->socket.async_read_some(asio::buffer(target->buffer), [self = shared_from_this(), key, target](
-                                                                      const error_code& ec, std::size_t n) {
+    target->socket.async_wait(tcp::socket::wait_read, [self = shared_from_this(), key, target](
+                                                           const error_code& wait_ec) {
       target->reading = false;
       if (target->closed || self->state_ != State::open) return;
+      error_code ec = wait_ec;
+      std::size_t n = 0;
+      if (!ec) n = read_ready(target->socket, target->buffer, ec);
+      if (ec == asio::error::would_block) return self->read_target(key, target);
       if (ec == asio::error::eof) return self->core_.on_target_eof(key);
       if (ec) return self->core_.on_target_reset(key);
       self->core_.on_target_data(key, ByteSpan(target->buffer.data(), n), SteadyClock::now());
