@@ -19,6 +19,7 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
   SHUTDOWN_GRACE_MS [10000], RATE_LIMIT_REQUESTS_PER_MINUTE [0 = off]
   AERO_GATEWAY_SESSION_SECRET (SESSION_SECRET) [random per process], SESSION_TTL_SECONDS [86400],
   SESSION_COOKIE_SAMESITE [Lax]
+  TLS_ENABLED [0], TLS_CERT_PATH (PEM chain), TLS_KEY_PATH (unencrypted PEM key)
   TCP_ALLOWED_HOSTS, TCP_BLOCKED_HOSTS, TCP_ALLOWED_PORTS [all], TCP_REQUIRE_DNS_NAME [0],
   TCP_ALLOW_PRIVATE_IPS [0], TCP_BLOCKED_CLIENT_IPS, TCP_PROXY_MAX_CONNECTIONS [64],
   TCP_PROXY_MAX_MESSAGE_BYTES [1048576], TCP_PROXY_MAX_TCP_BUFFER_BYTES [10485760],
@@ -31,7 +32,8 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
   DNS_UPSTREAMS [1.1.1.1:53,8.8.8.8:53], DNS_UPSTREAM_TIMEOUT_MS [2000],
   DNS_CACHE_MAX_ENTRIES [10000], DNS_CACHE_MAX_TTL_SECONDS [300],
   DNS_CACHE_NEGATIVE_TTL_SECONDS [60], DNS_MAX_QUERY_BYTES [4096], DNS_MAX_RESPONSE_BYTES [4096],
-  DNS_QPS_PER_IP [10], DNS_BURST_PER_IP [20], DNS_ALLOW_ANY [0], DNS_ALLOW_PRIVATE_PTR [0]
+  DNS_QPS_PER_IP [10], DNS_BURST_PER_IP [20], DNS_ALLOW_ANY [0], DNS_ALLOW_PRIVATE_PTR [0],
+  DNS_REQUIRE_SESSION [1; 0 = DoH without the cookie, for development]
   UDP_RELAY_BASE_URL, UDP_RELAY_AUTH_MODE [none], UDP_RELAY_API_KEY, UDP_RELAY_JWT_SECRET,
   UDP_RELAY_TOKEN_TTL_SECONDS [300], UDP_RELAY_AUDIENCE, UDP_RELAY_ISSUER
   AERO_L2_MAX_FRAME_PAYLOAD [2048], AERO_L2_MAX_CONTROL_PAYLOAD [256] (advertised only)
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> settings;
   app.add_option("--bind", bind, "Listen address ip:port (overrides HOST and PORT; port 0 picks one)");
   app.add_flag("--ready-stdout", ready_stdout,
-               "Print 'AERO_GATEWAY_READY http://HOST:PORT' on stdout once listening");
+               "Print 'AERO_GATEWAY_READY http(s)://HOST:PORT' on stdout once listening");
   app.add_option("--allowed-origins", origins, "ALLOWED_ORIGINS (comma list)");
   app.add_option("--public-base-url", public_base_url, "PUBLIC_BASE_URL");
   app.add_option("--dns-upstreams", dns_upstreams, "DNS_UPSTREAMS (comma list of ip[:port])");

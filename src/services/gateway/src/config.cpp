@@ -2,13 +2,16 @@
 // every value that does not parse stops start-up with the variable's name in the message.
 #include "aero/services/gateway/config.h"
 
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 
 #include "aero/base/ip_address.h"
 #include "aero/proto/origin.h"
@@ -166,7 +169,39 @@ bool readable_file(const std::string& path) {
   return file.good();
 }
 
+// An encrypted key would make OpenSSL ask for a passphrase on the terminal: refuse it instead.
+int no_passphrase(char*, int, int, void*) { return 0; }
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
 }  // namespace
+
+Result<void> validate_tls_files(const std::string& cert_path, const std::string& key_path) {
+  if (cert_path.empty()) return bad("TLS_CERT_PATH: required when TLS_ENABLED=1");
+  if (key_path.empty()) return bad("TLS_KEY_PATH: required when TLS_ENABLED=1");
+  if (!readable_file(cert_path)) return bad("TLS_CERT_PATH: cannot read '" + cert_path + "'");
+  if (!readable_file(key_path)) return bad("TLS_KEY_PATH: cannot read '" + key_path + "'");
+  const std::unique_ptr<BIO, BioDeleter> cert_file(BIO_new_file(cert_path.c_str(), "r"));
+  const std::unique_ptr<X509, X509Deleter> cert(
+      cert_file ? PEM_read_bio_X509(cert_file.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  if (!cert) return bad("TLS_CERT_PATH: '" + cert_path + "' holds no PEM certificate");
+  const std::unique_ptr<BIO, BioDeleter> key_file(BIO_new_file(key_path.c_str(), "r"));
+  const std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      key_file ? PEM_read_bio_PrivateKey(key_file.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  if (!key) return bad("TLS_KEY_PATH: '" + key_path + "' holds no unencrypted PEM private key");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return bad("TLS_KEY_PATH: the key in '" + key_path + "' does not belong to TLS_CERT_PATH's certificate");
+  }
+  return {};
+}
 
 std::string_view same_site_name(SameSite value) {
   switch (value) {
@@ -264,16 +299,12 @@ Result<GatewayConfig> config_from_env(const EnvLookup& lookup) {
   if (c.tls_enabled) {
     c.tls_cert_path = env.get({"TLS_CERT_PATH"}).value_or("");
     c.tls_key_path = env.get({"TLS_KEY_PATH"}).value_or("");
-    if (c.tls_cert_path.empty()) return bad("TLS_CERT_PATH: required when TLS_ENABLED=1");
-    if (c.tls_key_path.empty()) return bad("TLS_KEY_PATH: required when TLS_ENABLED=1");
-    if (!readable_file(c.tls_cert_path)) return bad("TLS_CERT_PATH: cannot read '" + c.tls_cert_path + "'");
-    if (!readable_file(c.tls_key_path)) return bad("TLS_KEY_PATH: cannot read '" + c.tls_key_path + "'");
-    return bad("TLS_ENABLED: TLS termination is not implemented yet; terminate TLS in a reverse proxy "
-               "and set TRUST_PROXY=1");
+    AERO_TRY(validate_tls_files(c.tls_cert_path, c.tls_key_path));
   }
+  AERO_TRY(env.flag("DNS_REQUIRE_SESSION", c.dns_require_session));
 
   // PUBLIC_BASE_URL: http(s)://authority[/path]; the path is the base path of every route.
-  const std::string default_base = "http://localhost:" + std::to_string(c.port == 0 ? 8080 : c.port);
+  const std::string default_base = std::string(c.tls_enabled ? "https" : "http") + "://localhost:" + std::to_string(c.port == 0 ? 8080 : c.port);
   std::string base = env.get({"PUBLIC_BASE_URL"}).value_or(default_base);
   while (!base.empty() && base.back() == '/') base.pop_back();
   {
@@ -485,6 +516,10 @@ std::string config_json(const GatewayConfig& c) {
       {"sessionTtlSeconds", c.session_ttl_seconds},
       {"sessionCookieSameSite", same_site_name(c.same_site)},
       {"rateLimitRequestsPerMinute", c.rate_limit_per_minute},
+      {"tlsEnabled", c.tls_enabled},
+      {"tlsCertPath", c.tls_cert_path},
+      {"tlsKeyPath", c.tls_key_path},
+      {"dnsRequireSession", c.dns_require_session},
       {"tcpAllowedHosts", patterns(c.tcp_policy.allowed_hosts)},
       {"tcpBlockedHosts", patterns(c.tcp_policy.blocked_hosts)},
       {"tcpRequireDnsName", c.tcp_policy.require_dns_name},

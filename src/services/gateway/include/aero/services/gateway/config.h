@@ -6,8 +6,8 @@
 //     first five issues by key; we report the first one, with its value's problem);
 //   * DNS_UPSTREAMS entries must be IP addresses (host names would need a resolver to find the
 //     resolver) and DoH URL upstreams are refused: not implemented yet;
-//   * TLS_ENABLED=1 is validated (files must be readable) and then refused: TLS termination is
-//     not implemented yet (terminate TLS in a reverse proxy and set TRUST_PROXY=1).
+//   * TLS_ENABLED=1 checks more than readability: the certificate and the key must parse as PEM,
+//     the key must not be encrypted (no passphrase prompt at start-up) and must match.
 #pragma once
 
 #include <chrono>
@@ -57,8 +57,8 @@ struct GatewayConfig {
 
   std::uint64_t rate_limit_per_minute = 0;  // RATE_LIMIT_REQUESTS_PER_MINUTE, 0: off
 
-  bool tls_enabled = false;  // TLS_ENABLED (refused, see above)
-  std::string tls_cert_path, tls_key_path;
+  bool tls_enabled = false;  // TLS_ENABLED: HTTPS and wss:// on the listener
+  std::string tls_cert_path, tls_key_path;  // TLS_CERT_PATH (PEM chain), TLS_KEY_PATH (PEM key)
 
   TcpPolicy tcp_policy;  // TCP_ALLOWED_HOSTS, TCP_BLOCKED_HOSTS, TCP_REQUIRE_DNS_NAME,
                          // TCP_ALLOW_PRIVATE_IPS, TCP_ALLOWED_PORTS
@@ -98,6 +98,9 @@ struct GatewayConfig {
   double dns_burst_per_ip = 20;                          // DNS_BURST_PER_IP, 0: off
   bool dns_allow_any = false;                            // DNS_ALLOW_ANY
   bool dns_allow_private_ptr = false;                    // DNS_ALLOW_PRIVATE_PTR
+  // DNS_REQUIRE_SESSION: 0 lets /dns-query and /dns-json answer without the session cookie (a
+  // development switch: DoH clients such as curl --doh-url cannot send a cookie).
+  bool dns_require_session = true;
 
   std::optional<std::string> udp_relay_base_url;  // UDP_RELAY_BASE_URL, trailing '/' stripped
   UdpRelayAuthMode udp_relay_auth_mode = UdpRelayAuthMode::none;  // UDP_RELAY_AUTH_MODE
@@ -119,6 +122,10 @@ Result<GatewayConfig> config_from_env(const EnvLookup& lookup);
 
 // The effective configuration as JSON, secrets replaced by "<set>".
 std::string config_json(const GatewayConfig& config);
+
+// TLS_CERT_PATH and TLS_KEY_PATH: readable, a PEM certificate (chain) and an unencrypted PEM
+// private key that belongs to it. Errors name the variable at fault.
+Result<void> validate_tls_files(const std::string& cert_path, const std::string& key_path);
 
 // One DNS_UPSTREAMS entry -> "ip:port" ("[v6]:port"). Accepts host[:port] (port 53 by
 // default), udp://host[:port] and [v6][:port]; the host must be an IP address. An unbracketed
