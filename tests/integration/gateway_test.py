@@ -4,12 +4,13 @@ python3-websockets for /tcp; dnsmasq on a loopback port as the DNS upstream.
 
 Usage: gateway_test.py GATEWAY_BINARY L2_PROXY_BINARY GROUP [CASE...]
 
-Groups: http, session, tcp, ssrf, dns, tls. Each case starts its own gateway (127.0.0.1, port 0) with
+Groups: http, session, tcp, ssrf, dns, tls, proxy. Each case starts its own gateway (127.0.0.1, port 0) with
 the environment it needs and stops it with SIGTERM, checking that it exits 0. Session cookies
 are checked with Python's own hmac, so the gateway's minting is checked against an independent
 implementation; aero-l2-proxy must accept the gateway's cookie with the same secret.
 The tls group makes a self-signed certificate with `openssl req -x509` and uses curl (HTTPS and
-curl's own DoH client, --doh-url) and python3-websockets (wss://) against TLS_ENABLED=1.
+curl's own DoH client, --doh-url) and python3-websockets (wss://) against TLS_ENABLED=1. The
+proxy group runs the relay modes (--dev-proxy, --token-mux) with python3-websockets.
 """
 import asyncio
 import base64
@@ -1031,6 +1032,128 @@ def wss_tcp_echo_and_close_codes():
     finally:
         target.close()
         certificate.close()
+
+
+# ---- proxy (the relay modes) -----------------------------------------------------------------
+
+def mux_frame(kind, stream_id, payload=b""):
+    return struct.pack("!BII", kind, stream_id, len(payload)) + payload
+
+
+def mux_open(stream_id, host, port):
+    encoded = host.encode()
+    return mux_frame(1, stream_id, struct.pack("!H", len(encoded)) + encoded + struct.pack("!HH", port, 0))
+
+
+async def mux_read_frame(ws, buffer):
+    """One tcp-mux frame from the socket's byte stream: (kind, stream id, payload)."""
+    while len(buffer) < 9 or len(buffer) < 9 + struct.unpack("!I", bytes(buffer[5:9]))[0]:
+        buffer += await asyncio.wait_for(ws.recv(), 10)
+    kind, stream_id, length = struct.unpack("!BII", bytes(buffer[:9]))
+    payload = bytes(buffer[9:9 + length])
+    del buffer[:9 + length]
+    return kind, stream_id, payload
+
+
+@case("proxy")
+def dev_proxy_allowlist_open_mode_and_close_1008():
+    target = TcpServer(echo_handler)
+    canary = TcpServer(echo_handler)
+    dns = Dnsmasq(("real.aero.test", "127.0.0.1"))
+    try:
+        env = {"AERO_PROXY_ALLOW": f"127.0.0.1:{target.port}, *.aero.test:1-65535", "DNS_UPSTREAMS": dns.upstream()}
+        with Gateway(env, args=("--dev-proxy",)) as gw:
+            async def scenario():
+                # No cookie, no Origin check: an allowlisted target relays.
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?host=127.0.0.1&port={target.port}",
+                                              origin="https://anything.example", open_timeout=5, close_timeout=5)
+                await ws.send(b"hello dev proxy")
+                check_eq(await asyncio.wait_for(ws.recv(), 10), b"hello dev proxy", "echo through the dev relay")
+                await ws.close()
+                # Refusals come after the upgrade: close 1008 with the reason.
+                for query, reason in ((f"host=127.0.0.1&port={canary.port}", "Target not in allowlist"),
+                                      (f"target=real.aero.test:{canary.port}", "Target resolves to a non-public address"),
+                                      ("host=bad_host!&port=80", "Invalid host")):
+                    ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?{query}", open_timeout=5)
+                    check_eq(await expect_close(ws), (1008, reason), query)
+            run(scenario())
+            check_eq(canary.accepted, 0, "no connection reached the canary")
+            # net-proxy's DoH needs no cookie; the gateway's own routes are not served.
+            status, _, body = curl(gw, "/dns-json?name=real.aero.test&type=A")
+            check_eq((status, [a["data"] for a in json.loads(body)["Answer"]]), (200, ["127.0.0.1"]), "/dns-json")
+            status, _, body = curl(gw, "/session", "-X", "POST")
+            check_eq((status, json.loads(body)), (404, {"error": "not found"}), "no /session in dev mode")
+        # Without AERO_PROXY_ALLOW only public addresses; AERO_PROXY_OPEN=1 allows everything.
+        with Gateway({"DNS_UPSTREAMS": dns.upstream()}, args=("--dev-proxy",)) as gw:
+            async def public_only():
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?host=127.0.0.1&port={canary.port}",
+                                              open_timeout=5)
+                check_eq((await expect_close(ws))[0], 1008, "loopback refused without an allowlist")
+            run(public_only())
+        with Gateway({"AERO_PROXY_OPEN": "1"}, args=("--dev-proxy",)) as gw:
+            async def open_mode():
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?target=127.0.0.1:{target.port}",
+                                              open_timeout=5)
+                await ws.send(b"open")
+                check_eq(await asyncio.wait_for(ws.recv(), 10), b"open", "open mode")
+                await ws.close()
+            run(open_mode())
+        check_eq(canary.accepted, 0, "no connection reached the canary")
+        # Defaults: loopback, port 8081; a bad allowlist stops start-up naming the variable.
+        result = subprocess.run([GATEWAY, "--dev-proxy", "--check-config"], env={"PATH": "/usr/bin:/bin"},
+                                capture_output=True, timeout=10)
+        config = json.loads(result.stdout)
+        check_eq((config["mode"], config["host"], config["port"], config["proxyPolicy"]),
+                 ("dev-proxy", "127.0.0.1", 8081, "public_only"), "dev defaults")
+        result = subprocess.run([GATEWAY, "--dev-proxy", "--check-config"],
+                                env={"PATH": "/usr/bin:/bin", "AERO_PROXY_ALLOW": "example.com:0"},
+                                capture_output=True, timeout=10)
+        check(result.returncode == 2 and b"AERO_PROXY_ALLOW" in result.stderr, "bad allowlist refused")
+    finally:
+        dns.close()
+        canary.close()
+        target.close()
+
+
+@case("proxy")
+def token_mux_auth_and_streams():
+    target = TcpServer(echo_handler)
+    try:
+        result = subprocess.run([GATEWAY, "--token-mux", "--check-config"], env={"PATH": "/usr/bin:/bin"},
+                                capture_output=True, timeout=10)
+        check(result.returncode == 2 and b"AERO_PROXY_AUTH_TOKEN" in result.stderr, "the token is required")
+        env = {"AERO_PROXY_AUTH_TOKEN": "s3cret-token", "AERO_PROXY_ALLOW_CIDRS": "127.0.0.0/8"}
+        with Gateway(env, args=("--token-mux",)) as gw:
+            mux = ["Sec-WebSocket-Protocol: aero-tcp-mux-v1"]
+            check_eq(upgrade_status(gw, "/tcp-mux", extra=mux)[0], 401, "no token")
+            check_eq(upgrade_status(gw, "/tcp-mux?token=wrong", extra=mux)[0], 403, "wrong token")
+            check_eq(upgrade_status(gw, "/tcp-mux?token=s3cret-token")[0], 400, "subprotocol before the token")
+            check_eq(upgrade_status(gw, "/tcp?token=s3cret-token&host=127.0.0.1&port=1")[0], 404, "only /tcp-mux")
+            check_eq(upgrade_status(gw, "/tcp-mux", extra=mux + ["Authorization: Bearer wrong"])[0], 403, "bearer")
+
+            async def scenario():
+                for uri, headers in ((f"ws://127.0.0.1:{gw.port}/tcp-mux?token=s3cret-token", []),
+                                     (f"ws://127.0.0.1:{gw.port}/tcp-mux", [("Authorization", "Bearer s3cret-token")])):
+                    ws = await websockets.connect(uri, subprotocols=["aero-tcp-mux-v1"], extra_headers=headers,
+                                                  open_timeout=5, close_timeout=5)
+                    check_eq(ws.subprotocol, "aero-tcp-mux-v1", "subprotocol")
+                    await ws.send(mux_open(1, "127.0.0.1", target.port) + mux_frame(2, 1, b"through the token relay"))
+                    buffer = bytearray()
+                    received = b""
+                    while len(received) < len(b"through the token relay"):
+                        kind, stream_id, payload = await mux_read_frame(ws, buffer)
+                        check_eq((kind, stream_id), (2, 1), "DATA on stream 1")
+                        received += payload
+                    check_eq(received, b"through the token relay", "echo")
+                    # A private address outside AERO_PROXY_ALLOW_CIDRS: ERROR 1, the socket stays open.
+                    await ws.send(mux_open(3, "10.0.0.1", 80))
+                    kind, stream_id, payload = await mux_read_frame(ws, buffer)
+                    check_eq((kind, stream_id, struct.unpack("!H", payload[:2])[0]), (4, 3, 1), "POLICY_DENIED")
+                    check(b"Target IP is blocked by IP egress policy" in payload, f"message {payload!r}")
+                    await ws.close()
+            run(scenario())
+    finally:
+        target.close()
 
 
 def main():

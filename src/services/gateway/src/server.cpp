@@ -1367,7 +1367,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // 2. The Origin guard (only when Origin is sent).
     const auto origins = header_values(headers_, "Origin");
     const auto hosts = header_values(headers_, "Host");
-    const OriginVerdict verdict = check_origin(config_, origins, hosts, false);
+    const OriginVerdict verdict = config_.check_origin ? check_origin(config_, origins, hosts, false) : OriginVerdict{};
     if (!verdict.allowed) {
       return respond_json(http::status::forbidden, json_error("forbidden", "Origin not allowed"), true);
     }
@@ -1404,6 +1404,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const http::verb method = request_.method();
     const bool get = method == http::verb::get || method == http::verb::head;
     const bool post = method == http::verb::post;
+    if (config_.mode != GatewayMode::gateway) {
+      // The relay modes serve health, metrics and (net-proxy) DoH; the rest is 404 as net-proxy.
+      const bool dns = config_.mode == GatewayMode::dev_proxy && (route_ == "/dns-query" || route_ == "/dns-json");
+      const bool served = route_ == "/healthz" || route_ == "/readyz" || route_ == "/metrics" || dns;
+      if (!served) return respond_json(http::status::not_found, R"({"error":"not found"})", true, "not_found");
+    }
     if (route_ == "/healthz" && get) return respond_json(http::status::ok, R"({"ok":true})", false, "/healthz");
     if (route_ == "/readyz" && get) {
       if (shared_.draining) return respond_json(http::status::service_unavailable, R"({"ok":false})", true, "/readyz");
@@ -1617,21 +1623,34 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool mux_route = route_ == "/tcp-mux";
     const bool udp_route = route_ == "/udp";
     if (!tcp_route && !mux_route && !udp_route) return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    if (config_.mode == GatewayMode::token_mux && !mux_route) {
+      return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    }
     // Aero's order: draining, handshake, cookie, blocked client IP, Origin; then for /tcp-mux the
     // subprotocol, for /tcp (and /udp with a target) the target, policy, DNS and session slot.
     if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
     if (auto rejection = check_websocket_handshake(headers_)) return reject_upgrade(*rejection);
-    auto sid = session_id();
+    // The relay modes have no sessions: each connection counts on its own.
+    auto sid = config_.require_session ? session_id()
+                                       : std::optional<std::string>("connection-" + std::to_string(shared_.next_relay_id));
     if (!sid) return reject_upgrade(Rejection{401, "Missing or invalid session", "unauthorized"});
     const std::string peer = peer_address(stream_.next_layer().socket());
     for (const std::string& blocked : config_.tcp_blocked_client_ips) {
       if (blocked == peer) return reject_upgrade(Rejection{403, "Client IP blocked", "client_ip_blocked"});
     }
     const OriginVerdict verdict =
-        check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true);
+        config_.check_origin
+            ? check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true)
+            : OriginVerdict{};
     if (!verdict.allowed) return reject_upgrade(Rejection{403, "Origin not allowed", "origin"});
     if (mux_route) {
       if (auto rejection = check_subprotocol(headers_, mux::kSubprotocol)) return reject_upgrade(*rejection);
+      if (config_.mode == GatewayMode::token_mux) {
+        if (auto rejection = check_proxy_token(config_.proxy_auth_token, query_param(query_, "token"),
+                                               header_values(headers_, "Authorization"))) {
+          return reject_upgrade(*rejection);
+        }
+      }
       return admit_mux(std::move(*sid));
     }
     if (udp_route && !query_param(query_, "host") && !query_param(query_, "port") && !query_param(query_, "target")) {
@@ -1642,9 +1661,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     TargetPlan plan = plan_target(config_.tcp_policy, target);
     if (plan.rejection) return reject_upgrade(*plan.rejection);
     if (plan.dial) return admit(std::move(*sid), *plan.dial, target.port);
-    lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port](
-                                            std::vector<IpAddress> addresses) mutable {
-      const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses);
+    lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port,
+                                         name = plan.resolve_name](std::vector<IpAddress> addresses) mutable {
+      const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses, name, port);
       if (choice.rejection) return self->reject_upgrade(*choice.rejection);
       self->admit(std::move(sid), *choice.address, port);
     });
@@ -1692,7 +1711,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         prometheus_labels({{"reason", rejection.reason}, {"status", std::to_string(rejection.status)}}));
     log_info("upgrade_rejected", {{"route", route_}, {"status", static_cast<std::uint64_t>(rejection.status)},
                                   {"reason", rejection.reason}, {"client_ip", ip()}});
+    const bool target_refusal = rejection.reason == "bad_target" || rejection.reason == "port" ||
+                                rejection.reason == "host_policy" || rejection.reason == "ip_policy" ||
+                                rejection.reason == "dns";
+    if (config_.mode == GatewayMode::dev_proxy && target_refusal) return close_after_accept(rejection.message);
     respond_plain(rejection.status, rejection.message);
+  }
+
+  // net-proxy refuses a target after the upgrade: 101, then close 1008 with the reason.
+  void close_after_accept(std::string_view message) {
+    auto ws = std::make_shared<websocket::stream<ClientStream>>(std::move(stream_));
+    ws->set_option(websocket::stream_base::timeout{kCloseTimeout, kCloseTimeout, false});
+    ws->async_accept(request_, [ws, reason = one_line(message, 123)](const error_code& ec) {
+      if (ec) return;
+      ws->async_close(websocket::close_reason(websocket::close_code::policy_error, reason), [ws](const error_code&) {});
+    });
   }
 
   void respond_plain(unsigned status, std::string_view message) {

@@ -86,6 +86,7 @@ void MuxSession::handle_open(std::uint32_t id, ByteSpan payload, Clock::time_poi
   if (metrics_) metrics_->gauge_add("aero_gateway_tcp_mux_streams_active", 1);
   if (plan.dial) return start_dial(stream, *plan.dial, now);
   stream.phase = Phase::resolving;
+  stream.name = plan.resolve_name;
   host_.resolve(stream.key, plan.resolve_name);
 }
 
@@ -98,7 +99,7 @@ void MuxSession::start_dial(Stream& stream, const IpAddress& address, Clock::tim
 void MuxSession::on_resolved(MuxStreamKey key, std::span<const IpAddress> addresses, Clock::time_point now) {
   Stream* stream = find(key);
   if (!stream || stream->phase != Phase::resolving) return;
-  const AddressChoice choice = pick_address(policy_, addresses);
+  const AddressChoice choice = pick_address(policy_, addresses, stream->name, stream->port);
   if (choice.rejection) {
     const std::uint32_t id = ids_.at(key);
     if (choice.rejection->status == 502) {

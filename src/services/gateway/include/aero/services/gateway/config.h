@@ -31,9 +31,23 @@ enum class SameSite : std::uint8_t { lax, strict, none };
 std::string_view same_site_name(SameSite value);  // "Lax", "Strict", "None"
 
 enum class UdpRelayAuthMode : std::uint8_t { none, api_key, jwt };
+
+// What the process serves (docs/gateway.md, "Modes"):
+//   gateway    Aero's gateway (the default);
+//   dev_proxy  Aero's net-proxy development relay (`--dev-proxy`): AERO_PROXY_* variables, no
+//              cookie and no Origin check, the AERO_PROXY_OPEN / AERO_PROXY_ALLOW policy, policy
+//              refusals as close 1008 after the upgrade, 127.0.0.1:8081 by default;
+//   token_mux  tools/net-proxy-server (`--token-mux`): /tcp-mux only, AERO_PROXY_AUTH_TOKEN as
+//              `?token=` or a Bearer header, 127.0.0.1:8080 by default.
+enum class GatewayMode : std::uint8_t { gateway, dev_proxy, token_mux };
+std::string_view gateway_mode_name(GatewayMode mode);  // "gateway", "dev-proxy", "token-mux"
 std::string_view udp_relay_auth_mode_name(UdpRelayAuthMode mode);  // "none", "api_key", "jwt"
 
 struct GatewayConfig {
+  GatewayMode mode = GatewayMode::gateway;
+  bool require_session = true;  // the session cookie on upgrades (not in the relay modes)
+  bool check_origin = true;     // the Origin guard (not in the relay modes)
+  std::string proxy_auth_token; // AERO_PROXY_AUTH_TOKEN (token_mux)
   std::string host = "0.0.0.0";  // HOST
   std::uint16_t port = 8080;     // PORT (0 only through --bind, for tests)
   LogLevel log_level = LogLevel::info;  // LOG_LEVEL (fatal counts as error)
@@ -118,7 +132,8 @@ struct GatewayConfig {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 // Reads the configuration. Errors (kind "bad_config") name the variable at fault.
-Result<GatewayConfig> config_from_env(const EnvLookup& lookup);
+// In the relay modes the AERO_PROXY_* variables come last and win (docs/gateway.md lists them).
+Result<GatewayConfig> config_from_env(const EnvLookup& lookup, GatewayMode mode = GatewayMode::gateway);
 
 // The effective configuration as JSON, secrets replaced by "<set>".
 std::string config_json(const GatewayConfig& config);

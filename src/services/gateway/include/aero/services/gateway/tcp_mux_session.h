@@ -122,6 +122,7 @@ class MuxSession {
     MuxStreamKey key = 0;
     Phase phase = Phase::resolving;
     std::uint16_t port = 0;
+    std::string name;           // the host name being resolved (the proxy policy matches it)
     std::deque<Bytes> pending;  // DATA received before the connection was up
     std::size_t buffered = 0;   // pending + handed to the host, not yet written
     bool client_fin = false;
