@@ -1076,6 +1076,13 @@ def dev_proxy_allowlist_open_mode_and_close_1008():
                                       ("host=bad_host!&port=80", "Invalid host")):
                     ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?{query}", open_timeout=5)
                     check_eq(await expect_close(ws), (1008, reason), query)
+                # /udp per target too; the multiplexed /udp sends its ready message without a cookie.
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/udp?host=127.0.0.1&port={canary.port}",
+                                              open_timeout=5)
+                check_eq(await expect_close(ws), (1008, "Target not in allowlist"), "/udp per target")
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/udp", open_timeout=5)
+                check_eq(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"], "ready", "/udp ready")
+                await ws.close()
             run(scenario())
             check_eq(canary.accepted, 0, "no connection reached the canary")
             # net-proxy's DoH needs no cookie; the gateway's own routes are not served.

@@ -241,6 +241,7 @@ struct Shared {
   std::string upstream_label;
   bool draining = false;
   std::uint64_t next_relay_id = 1;
+  std::uint64_t next_connection_id = 1;  // the relay modes' per-connection "session" ids
   std::unordered_map<std::uint64_t, std::weak_ptr<Relay>> relays;
 };
 
@@ -1632,7 +1633,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto rejection = check_websocket_handshake(headers_)) return reject_upgrade(*rejection);
     // The relay modes have no sessions: each connection counts on its own.
     auto sid = config_.require_session ? session_id()
-                                       : std::optional<std::string>("connection-" + std::to_string(shared_.next_relay_id));
+                                       : std::optional<std::string>("connection-" + std::to_string(shared_.next_connection_id++));
     if (!sid) return reject_upgrade(Rejection{401, "Missing or invalid session", "unauthorized"});
     const std::string peer = peer_address(stream_.next_layer().socket());
     for (const std::string& blocked : config_.tcp_blocked_client_ips) {
