@@ -215,6 +215,10 @@ Result<void> apply_relay_mode(const Reader& env, GatewayMode mode, GatewayConfig
     c.mux_max_stream_buffer_bytes = 1048576;
     c.mux_max_frame_payload_bytes = 1048576;
     c.tcp_max_message_bytes = 1048576 + 9 + 64;
+    c.mux_open_rate_per_second = 2;  // 120 per minute
+    c.mux_open_burst = 120;
+    c.mux_data_bytes_per_second = 5.0 * 1024 * 1024;
+    c.mux_data_burst_bytes = 10.0 * 1024 * 1024;
   } else {
     c.host = env.get({"AERO_PROXY_LISTEN_HOST"}).value_or("127.0.0.1");
     c.port = 8081;

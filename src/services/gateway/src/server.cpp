@@ -688,6 +688,10 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
     limits.max_frame_payload_bytes = config.mux_max_frame_payload_bytes;
     limits.connect_timeout = config.tcp_connect_timeout;
     limits.idle_timeout = config.tcp_idle_timeout;
+    limits.open_rate_per_second = config.mux_open_rate_per_second;
+    limits.open_burst = config.mux_open_burst;
+    limits.data_bytes_per_second = config.mux_data_bytes_per_second;
+    limits.data_burst_bytes = config.mux_data_burst_bytes;
     return limits;
   }
 

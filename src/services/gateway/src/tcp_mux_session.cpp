@@ -20,6 +20,8 @@ MuxSession::MuxSession(MuxHost& host, const TcpPolicy& policy, const MuxLimits& 
       policy_(policy),
       limits_(limits),
       slots_(slots),
+      open_limiter_(limits.open_rate_per_second, limits.open_burst),
+      data_limiter_(limits.data_bytes_per_second, limits.data_burst_bytes),
       sid_(std::move(sid)),
       metrics_(metrics),
       parser_(limits.max_frame_payload_bytes) {}
@@ -57,6 +59,10 @@ void MuxSession::on_frame(const mux::FrameView& frame, Clock::time_point now) {
 void MuxSession::handle_open(std::uint32_t id, ByteSpan payload, Clock::time_point now) {
   if (id == 0) return send_error(0, ErrorCode::protocol_error, "stream_id=0 is reserved");
   if (streams_.contains(id)) return fail(id, ErrorCode::protocol_error, "stream_id already exists");
+  if (!open_limiter_.allow("", now)) {
+    count("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "tcp_mux_open"}}));
+    return send_error(id, ErrorCode::stream_limit_exceeded, "OPEN rate limit");
+  }
   if (streams_.size() >= limits_.max_streams) {
     return send_error(id, ErrorCode::stream_limit_exceeded, "max streams exceeded");
   }
@@ -136,6 +142,10 @@ void MuxSession::handle_data(std::uint32_t id, ByteSpan payload, Clock::time_poi
   if (stream.client_fin) return fail(id, ErrorCode::protocol_error, "stream is half-closed (client FIN)");
   stream.last_activity = now;
   if (payload.empty()) return;
+  if (!data_limiter_.allow("", now, static_cast<double>(payload.size()))) {
+    count("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "tcp_mux_data"}}));
+    return fail(id, ErrorCode::stream_buffer_overflow, "DATA rate limit");
+  }
   if (payload.size() > limits_.max_stream_buffer_bytes - std::min(stream.buffered, limits_.max_stream_buffer_bytes)) {
     count("aero_gateway_tcp_mux_buffer_overflows_total");
     return fail(id, ErrorCode::stream_buffer_overflow, "stream buffered too much data");

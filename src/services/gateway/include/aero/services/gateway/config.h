@@ -87,6 +87,9 @@ struct GatewayConfig {
   std::size_t mux_max_streams = 1024;                 // TCP_MUX_MAX_STREAMS
   std::size_t mux_max_stream_buffer_bytes = 1048576;  // TCP_MUX_MAX_STREAM_BUFFER_BYTES
   std::size_t mux_max_frame_payload_bytes = 16777216; // TCP_MUX_MAX_FRAME_PAYLOAD_BYTES
+  // Per-socket OPEN and DATA rate limits (0: off); only the token relay sets them.
+  double mux_open_rate_per_second = 0, mux_open_burst = 0;
+  double mux_data_bytes_per_second = 0, mux_data_burst_bytes = 0;
 
   // The /udp relay (names of Aero's WebRTC UDP relay where it has them).
   std::size_t udp_max_payload_bytes = 1200;        // MAX_DATAGRAM_PAYLOAD_BYTES
