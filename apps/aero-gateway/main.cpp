@@ -19,6 +19,7 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
   SHUTDOWN_GRACE_MS [10000], RATE_LIMIT_REQUESTS_PER_MINUTE [0 = off]
   AERO_GATEWAY_SESSION_SECRET (SESSION_SECRET) [random per process], SESSION_TTL_SECONDS [86400],
   SESSION_COOKIE_SAMESITE [Lax]
+  TLS_ENABLED [0], TLS_CERT_PATH (PEM chain), TLS_KEY_PATH (unencrypted PEM key)
   TCP_ALLOWED_HOSTS, TCP_BLOCKED_HOSTS, TCP_ALLOWED_PORTS [all], TCP_REQUIRE_DNS_NAME [0],
   TCP_ALLOW_PRIVATE_IPS [0], TCP_BLOCKED_CLIENT_IPS, TCP_PROXY_MAX_CONNECTIONS [64],
   TCP_PROXY_MAX_MESSAGE_BYTES [1048576], TCP_PROXY_MAX_TCP_BUFFER_BYTES [10485760],
@@ -31,11 +32,27 @@ constexpr const char* kEnvironmentHelp = R"(Environment (defaults in brackets; d
   DNS_UPSTREAMS [1.1.1.1:53,8.8.8.8:53], DNS_UPSTREAM_TIMEOUT_MS [2000],
   DNS_CACHE_MAX_ENTRIES [10000], DNS_CACHE_MAX_TTL_SECONDS [300],
   DNS_CACHE_NEGATIVE_TTL_SECONDS [60], DNS_MAX_QUERY_BYTES [4096], DNS_MAX_RESPONSE_BYTES [4096],
-  DNS_QPS_PER_IP [10], DNS_BURST_PER_IP [20], DNS_ALLOW_ANY [0], DNS_ALLOW_PRIVATE_PTR [0]
+  DNS_QPS_PER_IP [10], DNS_BURST_PER_IP [20], DNS_ALLOW_ANY [0], DNS_ALLOW_PRIVATE_PTR [0],
+  DNS_REQUIRE_SESSION [1; 0 = DoH without the cookie, for development]
   UDP_RELAY_BASE_URL, UDP_RELAY_AUTH_MODE [none], UDP_RELAY_API_KEY, UDP_RELAY_JWT_SECRET,
   UDP_RELAY_TOKEN_TTL_SECONDS [300], UDP_RELAY_AUDIENCE, UDP_RELAY_ISSUER
   AERO_L2_MAX_FRAME_PAYLOAD [2048], AERO_L2_MAX_CONTROL_PAYLOAD [256] (advertised only)
-  AERO_GATEWAY_VERSION [dev], AERO_GATEWAY_GIT_SHA (GIT_SHA), AERO_GATEWAY_BUILD_TIMESTAMP)";
+  AERO_GATEWAY_VERSION [dev], AERO_GATEWAY_GIT_SHA (GIT_SHA), AERO_GATEWAY_BUILD_TIMESTAMP
+
+--dev-proxy (net-proxy's development relay: no cookie, no Origin check; the variables above apply,
+then these win):
+  AERO_PROXY_LISTEN_HOST [127.0.0.1], AERO_PROXY_PORT [8081], AERO_PROXY_OPEN [0],
+  AERO_PROXY_ALLOW [empty: public addresses only; host|*.suffix|*|IP|CIDR[:N|A-B|*], comma list],
+  AERO_PROXY_CONNECT_TIMEOUT_MS [10000], AERO_PROXY_DNS_TIMEOUT_MS [DNS_UPSTREAM_TIMEOUT_MS],
+  AERO_PROXY_DOH_MAX_QUERY_BYTES [512], AERO_PROXY_WS_MAX_PAYLOAD_BYTES [1048576],
+  AERO_PROXY_MAX_TCP_BUFFER_BYTES [10485760], AERO_PROXY_TCP_MUX_MAX_STREAMS [1024],
+  AERO_PROXY_TCP_MUX_MAX_STREAM_BUFFER_BYTES [1048576], AERO_PROXY_TCP_MUX_MAX_FRAME_PAYLOAD_BYTES [16777216],
+  AERO_PROXY_UDP_RELAY_MAX_PAYLOAD_BYTES [1200], AERO_PROXY_UDP_RELAY_MAX_BINDINGS [128],
+  AERO_PROXY_UDP_RELAY_BINDING_IDLE_TIMEOUT_MS [60000], AERO_PROXY_UDP_RELAY_PREFER_V2 [0],
+  AERO_PROXY_UDP_RELAY_INBOUND_FILTER_MODE [address_and_port], AERO_PROXY_UDP_WS_BUFFER_LIMIT_BYTES [1048576]
+--token-mux (tools/net-proxy-server: /tcp-mux only, ?token= or Authorization: Bearer):
+  AERO_PROXY_AUTH_TOKEN (required), AERO_PROXY_HOST [127.0.0.1], AERO_PROXY_PORT [8080],
+  AERO_PROXY_ALLOW_PRIVATE_IPS [0], AERO_PROXY_ALLOW_CIDRS [empty; IPv4 CIDRs allowed even if private])";
 
 }  // namespace
 
@@ -50,10 +67,12 @@ int main(int argc, char** argv) {
   bool ready_stdout = false;
   bool print_config = false;
   bool check_config = false;
+  bool dev_proxy = false;
+  bool token_mux = false;
   std::vector<std::string> settings;
   app.add_option("--bind", bind, "Listen address ip:port (overrides HOST and PORT; port 0 picks one)");
   app.add_flag("--ready-stdout", ready_stdout,
-               "Print 'AERO_GATEWAY_READY http://HOST:PORT' on stdout once listening");
+               "Print 'AERO_GATEWAY_READY http(s)://HOST:PORT' on stdout once listening");
   app.add_option("--allowed-origins", origins, "ALLOWED_ORIGINS (comma list)");
   app.add_option("--public-base-url", public_base_url, "PUBLIC_BASE_URL");
   app.add_option("--dns-upstreams", dns_upstreams, "DNS_UPSTREAMS (comma list of ip[:port])");
@@ -61,6 +80,10 @@ int main(int argc, char** argv) {
       ->type_name("NAME=VALUE");
   app.add_flag("--print-config", print_config, "Print the effective configuration as JSON (secrets hidden) and start");
   app.add_flag("--check-config", check_config, "Validate the configuration, print it as JSON and exit");
+  auto* dev_flag = app.add_flag("--dev-proxy", dev_proxy,
+                                "Development relay in place of Aero's net-proxy (AERO_PROXY_*, no cookie; loopback by default)");
+  app.add_flag("--token-mux", token_mux, "Token-authenticated /tcp-mux relay (AERO_PROXY_AUTH_TOKEN; loopback by default)")
+      ->excludes(dev_flag);
   app.footer(kEnvironmentHelp);
 
   try {
@@ -91,18 +114,24 @@ int main(int argc, char** argv) {
     }
     std::string host = bind.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    overrides["HOST"] = host;
-    overrides["PORT"] = bind.substr(colon + 1);
+    // --bind sets the listen variables of the mode chosen.
+    overrides[dev_proxy ? "AERO_PROXY_LISTEN_HOST" : token_mux ? "AERO_PROXY_HOST" : "HOST"] = host;
+    overrides[dev_proxy || token_mux ? "AERO_PROXY_PORT" : "PORT"] = bind.substr(colon + 1);
   }
   if (!origins.empty()) overrides["ALLOWED_ORIGINS"] = origins;
   if (!public_base_url.empty()) overrides["PUBLIC_BASE_URL"] = public_base_url;
   if (!dns_upstreams.empty()) overrides["DNS_UPSTREAMS"] = dns_upstreams;
 
-  auto config = aero::gateway::config_from_env([&](std::string_view name) -> std::optional<std::string> {
-    if (auto it = overrides.find(name); it != overrides.end()) return it->second;
-    if (const char* value = std::getenv(std::string(name).c_str())) return std::string(value);
-    return std::nullopt;
-  });
+  const auto mode = dev_proxy   ? aero::gateway::GatewayMode::dev_proxy
+                   : token_mux ? aero::gateway::GatewayMode::token_mux
+                               : aero::gateway::GatewayMode::gateway;
+  auto config = aero::gateway::config_from_env(
+      [&](std::string_view name) -> std::optional<std::string> {
+        if (auto it = overrides.find(name); it != overrides.end()) return it->second;
+        if (const char* value = std::getenv(std::string(name).c_str())) return std::string(value);
+        return std::nullopt;
+      },
+      mode);
   if (!config) {
     std::cerr << "aero-gateway: configuration error: " << config.error().message << "\n";
     return 2;

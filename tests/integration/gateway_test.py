@@ -4,10 +4,13 @@ python3-websockets for /tcp; dnsmasq on a loopback port as the DNS upstream.
 
 Usage: gateway_test.py GATEWAY_BINARY L2_PROXY_BINARY GROUP [CASE...]
 
-Groups: http, session, tcp, ssrf, dns. Each case starts its own gateway (127.0.0.1, port 0) with
+Groups: http, session, tcp, ssrf, dns, tls, proxy. Each case starts its own gateway (127.0.0.1, port 0) with
 the environment it needs and stops it with SIGTERM, checking that it exits 0. Session cookies
 are checked with Python's own hmac, so the gateway's minting is checked against an independent
 implementation; aero-l2-proxy must accept the gateway's cookie with the same secret.
+The tls group makes a self-signed certificate with `openssl req -x509` and uses curl (HTTPS and
+curl's own DoH client, --doh-url) and python3-websockets (wss://) against TLS_ENABLED=1. The
+proxy group runs the relay modes (--dev-proxy, --token-mux) with python3-websockets.
 """
 import asyncio
 import base64
@@ -16,7 +19,9 @@ import hmac
 import json
 import os
 import select
+import shutil
 import signal
+import ssl
 import socket
 import struct
 import subprocess
@@ -80,7 +85,7 @@ def read_ready_line(process, prefix, timeout=10):
 
 
 class Gateway:
-    def __init__(self, env=None, args=()):
+    def __init__(self, env=None, args=(), cacert=None):
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                     "AERO_GATEWAY_SESSION_SECRET": SECRET,
                     "DNS_UPSTREAMS": "127.0.0.1:9"}
@@ -89,10 +94,12 @@ class Gateway:
         self.process = subprocess.Popen([GATEWAY, "--bind", "127.0.0.1:0", "--ready-stdout", *args],
                                         env=full_env, stdout=subprocess.PIPE, stderr=self.stderr)
         try:
-            self.url = read_ready_line(self.process, "AERO_GATEWAY_READY http://")
+            self.url = read_ready_line(self.process, "AERO_GATEWAY_READY http")
         except Failure as error:
             raise Failure(f"{error}: {self.logs()}")
         self.port = int(self.url.rsplit(":", 1)[1])
+        self.scheme = self.url.split(":", 1)[0]
+        self.cacert = cacert  # the certificate curl and websockets trust with TLS
         self.origin = "http://localhost:8080"  # PUBLIC_BASE_URL's default origin
 
     def logs(self):
@@ -138,9 +145,11 @@ class Gateway:
 def curl(gateway, path, *args, data=None):
     """curl -i; returns (status, {lowercase header: [values]}, body bytes)."""
     command = ["curl", "-s", "-i", "--max-time", "10", *args]
+    if gateway.cacert:
+        command += ["--cacert", gateway.cacert]
     if data is not None:
         command += ["--data-binary", "@-"]
-    command.append(f"http://127.0.0.1:{gateway.port}{path}")
+    command.append(f"{gateway.scheme}://127.0.0.1:{gateway.port}{path}")
     result = subprocess.run(command, input=data, capture_output=True, timeout=20)
     check(result.returncode == 0, f"curl failed ({result.returncode}): {result.stderr.decode()}")
     raw = result.stdout
@@ -851,6 +860,307 @@ def dns_json_rate_limit_and_upstream_failure():
         status, _, body = curl(gw, "/dns-json?name=x.test&type=A", "-H", f"Cookie: {cookie}")
         check_eq((status, json.loads(body)), (502, {"error": "bad_gateway", "message": "DNS resolution failed"}),
                  "dns-json upstream failure")
+
+
+# ---- tls -------------------------------------------------------------------------------------
+
+class Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost in a temporary directory."""
+
+    def __init__(self):
+        self.directory = tempfile.mkdtemp(prefix="aero-gateway-tls-")
+        self.cert = os.path.join(self.directory, "cert.pem")
+        self.key = os.path.join(self.directory, "key.pem")
+        result = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                 "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "2", "-subj", "/CN=localhost",
+                                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                                capture_output=True, timeout=30)
+        check(result.returncode == 0, f"openssl req failed: {result.stderr.decode()}")
+
+    def env(self):
+        return {"TLS_ENABLED": "1", "TLS_CERT_PATH": self.cert, "TLS_KEY_PATH": self.key}
+
+    def close(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def http_handler(body):
+    """A one-request HTTP/1.0 server for curl to fetch after resolving a name over DoH."""
+    def handler(conn):
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    return handler
+
+
+@case("tls")
+def https_routes_secure_cookie_and_protocol_versions():
+    certificate = Certificate()
+    try:
+        with Gateway(certificate.env(), cacert=certificate.cert) as gw:
+            check_eq(gw.scheme, "https", "the ready line announces https")
+            status, headers, body = curl(gw, "/healthz")
+            check_eq((status, json.loads(body)), (200, {"ok": True}), "/healthz over TLS")
+            check_eq(headers["x-content-type-options"], ["nosniff"], "security headers over TLS")
+            status, headers, body = curl(gw, "/session", "-X", "POST")
+            check_eq(status, 201, "POST /session over TLS")
+            attributes = [a.strip() for a in headers["set-cookie"][0].split(";")]
+            check("Secure" in attributes, f"Secure on a TLS connection: {attributes}")
+            # PUBLIC_BASE_URL defaults to https://localhost:PORT, so that origin is the allowed one.
+            _, headers, _ = curl(gw, "/healthz", "-H", "Origin: https://localhost:8080")
+            check_eq(headers.get("access-control-allow-origin"), ["https://localhost:8080"], "https origin allowed")
+            check_eq(curl(gw, "/healthz", "-H", "Origin: http://localhost:8080")[0], 403, "http origin refused")
+            # TLS 1.2 and 1.3 are served; 1.1 is refused in the handshake (curl exit 35).
+            check_eq(curl(gw, "/healthz", "--tlsv1.2", "--tls-max", "1.2")[0], 200, "TLS 1.2")
+            check_eq(curl(gw, "/healthz", "--tlsv1.3")[0], 200, "TLS 1.3")
+            result = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", certificate.cert, "--tlsv1",
+                                     "--tls-max", "1.1", f"https://127.0.0.1:{gw.port}/healthz"],
+                                    capture_output=True, timeout=20)
+            check_eq(result.returncode, 35, "TLS 1.1 refused in the handshake")
+            # Plain HTTP on the TLS port gets no HTTP answer.
+            result = subprocess.run(["curl", "-s", "--max-time", "10", f"http://127.0.0.1:{gw.port}/healthz"],
+                                    capture_output=True, timeout=20)
+            check(result.returncode != 0 and b"ok" not in result.stdout, "plain HTTP on the TLS listener fails")
+            check(gw.metric("aero_gateway_tls_handshake_failures_total") >= 2, "failed handshakes counted")
+            # A cookie-less upgrade is refused in plain text inside TLS, as without TLS.
+            status, _, _ = curl(gw, "/tcp?host=127.0.0.1&port=1", "-H", "Upgrade: websocket",
+                                "-H", "Connection: Upgrade", "-H", "Sec-WebSocket-Version: 13",
+                                "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+            check_eq(status, 401, "upgrade without a cookie over TLS")
+    finally:
+        certificate.close()
+
+
+@case("tls")
+def certificate_errors_name_the_variable():
+    certificate = Certificate()
+    other = Certificate()
+    garbage = os.path.join(certificate.directory, "garbage.pem")
+    with open(garbage, "w") as f:
+        f.write("not a certificate\n")
+    try:
+        base = certificate.env()
+        for env, name in [({**base, "TLS_CERT_PATH": ""}, "TLS_CERT_PATH"),
+                          ({**base, "TLS_KEY_PATH": "/nonexistent/key.pem"}, "TLS_KEY_PATH"),
+                          ({**base, "TLS_CERT_PATH": garbage}, "TLS_CERT_PATH"),
+                          ({**base, "TLS_KEY_PATH": garbage}, "TLS_KEY_PATH"),
+                          ({**base, "TLS_KEY_PATH": other.key}, "TLS_KEY_PATH"),
+                          ({**base, "TLS_ENABLED": "yes"}, "TLS_ENABLED")]:
+            result = subprocess.run([GATEWAY, "--check-config"], env={"PATH": "/usr/bin:/bin", **env},
+                                    capture_output=True, timeout=10)
+            check_eq(result.returncode, 2, f"exit status for {env}")
+            check(name in result.stderr.decode(), f"message names {name}: {result.stderr.decode()!r}")
+    finally:
+        certificate.close()
+        other.close()
+
+
+@case("tls")
+def curl_doh_client_resolves_through_the_gateway():
+    certificate = Certificate()
+    dns = Dnsmasq(("real.aero.test", "127.0.0.1"))
+    web = TcpServer(http_handler(b"resolved through DoH\n"))
+    try:
+        env = {**certificate.env(), "DNS_UPSTREAMS": dns.upstream()}
+        # curl's DoH requests carry no cookie: with the default DNS_REQUIRE_SESSION=1 they get 401
+        # and curl cannot resolve the name (exit 6).
+        with Gateway(env, cacert=certificate.cert) as gw:
+            result = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", certificate.cert,
+                                     "--doh-url", f"https://127.0.0.1:{gw.port}/dns-query",
+                                     f"http://real.aero.test:{web.port}/"], capture_output=True, timeout=20)
+            check_eq(result.returncode, 6, "DoH without a session: the name does not resolve")
+            check(gw.metric('http_requests_total{method="POST",route="/dns-query",status_code="401"}') >= 1,
+                  "curl's DoH requests reached the gateway and were refused")
+        with Gateway({**env, "DNS_REQUIRE_SESSION": "0"}, cacert=certificate.cert) as gw:
+            # curl applies --cacert to its DoH requests too (an absolute path; curl 7.88 fails a
+            # relative one there), so no --doh-insecure is needed.
+            result = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", certificate.cert,
+                                     "--doh-url", f"https://127.0.0.1:{gw.port}/dns-query",
+                                     f"http://real.aero.test:{web.port}/"], capture_output=True, timeout=20)
+            check_eq((result.returncode, result.stdout), (0, b"resolved through DoH\n"),
+                     f"curl --doh-url: {result.stderr.decode()}")
+            check(gw.metric('dns_queries_total{qtype="A",rcode="NOERROR",source="upstream"}') >= 1,
+                  "the A query went to the upstream")
+            # A certificate curl does not trust fails the DoH request (exit 6: nothing resolved).
+            result = subprocess.run(["curl", "-s", "--max-time", "10",
+                                     "--doh-url", f"https://127.0.0.1:{gw.port}/dns-query",
+                                     f"http://real.aero.test:{web.port}/"], capture_output=True, timeout=20)
+            check_eq(result.returncode, 6, "untrusted certificate: DoH fails")
+            # /dns-json is cookie-free too with DNS_REQUIRE_SESSION=0.
+            status, _, body = curl(gw, "/dns-json?name=real.aero.test&type=A")
+            check_eq((status, [a["data"] for a in json.loads(body)["Answer"]]), (200, ["127.0.0.1"]), "/dns-json")
+            check_eq(web.accepted, 1, "curl fetched the page once, after resolving over DoH")
+    finally:
+        web.close()
+        dns.close()
+        certificate.close()
+
+
+@case("tls")
+def wss_tcp_echo_and_close_codes():
+    certificate = Certificate()
+    target = TcpServer(echo_handler)
+    try:
+        with Gateway({**certificate.env(), "TCP_ALLOW_PRIVATE_IPS": "1"}, cacert=certificate.cert) as gw:
+            cookie = gw.session_cookie()
+            context = ssl.create_default_context(cafile=certificate.cert)
+
+            async def scenario():
+                uri = f"wss://127.0.0.1:{gw.port}/tcp?host=127.0.0.1&port={target.port}"
+                ws = await websockets.connect(uri, extra_headers=[("Cookie", cookie)], origin=gw.origin.replace(
+                    "http://", "https://"), ssl=context, open_timeout=5, close_timeout=5, max_size=None)
+                payload = os.urandom(300000)
+                await ws.send(payload)
+                received = b""
+                while len(received) < len(payload):
+                    received += await asyncio.wait_for(ws.recv(), 10)
+                check_eq(hashlib.sha256(received).hexdigest(), hashlib.sha256(payload).hexdigest(), "wss echo")
+                await ws.send("text")
+                check_eq((await expect_close(ws))[0], 1003, "text message over wss")
+                # Refused upgrades keep their status over TLS.
+                try:
+                    await websockets.connect(uri, ssl=context, open_timeout=5)
+                    raise Failure("upgrade without cookie accepted")
+                except websockets.exceptions.InvalidStatusCode as refused:
+                    check_eq(refused.status_code, 401, "wss without cookie")
+            run(scenario())
+    finally:
+        target.close()
+        certificate.close()
+
+
+# ---- proxy (the relay modes) -----------------------------------------------------------------
+
+def mux_frame(kind, stream_id, payload=b""):
+    return struct.pack("!BII", kind, stream_id, len(payload)) + payload
+
+
+def mux_open(stream_id, host, port):
+    encoded = host.encode()
+    return mux_frame(1, stream_id, struct.pack("!H", len(encoded)) + encoded + struct.pack("!HH", port, 0))
+
+
+async def mux_read_frame(ws, buffer):
+    """One tcp-mux frame from the socket's byte stream: (kind, stream id, payload)."""
+    while len(buffer) < 9 or len(buffer) < 9 + struct.unpack("!I", bytes(buffer[5:9]))[0]:
+        buffer += await asyncio.wait_for(ws.recv(), 10)
+    kind, stream_id, length = struct.unpack("!BII", bytes(buffer[:9]))
+    payload = bytes(buffer[9:9 + length])
+    del buffer[:9 + length]
+    return kind, stream_id, payload
+
+
+@case("proxy")
+def dev_proxy_allowlist_open_mode_and_close_1008():
+    target = TcpServer(echo_handler)
+    canary = TcpServer(echo_handler)
+    dns = Dnsmasq(("real.aero.test", "127.0.0.1"))
+    try:
+        env = {"AERO_PROXY_ALLOW": f"127.0.0.1:{target.port}, *.aero.test:1-65535", "DNS_UPSTREAMS": dns.upstream()}
+        with Gateway(env, args=("--dev-proxy",)) as gw:
+            async def scenario():
+                # No cookie, no Origin check: an allowlisted target relays.
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?host=127.0.0.1&port={target.port}",
+                                              origin="https://anything.example", open_timeout=5, close_timeout=5)
+                await ws.send(b"hello dev proxy")
+                check_eq(await asyncio.wait_for(ws.recv(), 10), b"hello dev proxy", "echo through the dev relay")
+                await ws.close()
+                # Refusals come after the upgrade: close 1008 with the reason.
+                for query, reason in ((f"host=127.0.0.1&port={canary.port}", "Target not in allowlist"),
+                                      (f"target=real.aero.test:{canary.port}", "Target resolves to a non-public address"),
+                                      ("host=bad_host!&port=80", "Invalid host")):
+                    ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?{query}", open_timeout=5)
+                    check_eq(await expect_close(ws), (1008, reason), query)
+                # /udp per target too; the multiplexed /udp sends its ready message without a cookie.
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/udp?host=127.0.0.1&port={canary.port}",
+                                              open_timeout=5)
+                check_eq(await expect_close(ws), (1008, "Target not in allowlist"), "/udp per target")
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/udp", open_timeout=5)
+                check_eq(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"], "ready", "/udp ready")
+                await ws.close()
+            run(scenario())
+            check_eq(canary.accepted, 0, "no connection reached the canary")
+            # net-proxy's DoH needs no cookie; the gateway's own routes are not served.
+            status, _, body = curl(gw, "/dns-json?name=real.aero.test&type=A")
+            check_eq((status, [a["data"] for a in json.loads(body)["Answer"]]), (200, ["127.0.0.1"]), "/dns-json")
+            status, _, body = curl(gw, "/session", "-X", "POST")
+            check_eq((status, json.loads(body)), (404, {"error": "not found"}), "no /session in dev mode")
+        # Without AERO_PROXY_ALLOW only public addresses; AERO_PROXY_OPEN=1 allows everything.
+        with Gateway({"DNS_UPSTREAMS": dns.upstream()}, args=("--dev-proxy",)) as gw:
+            async def public_only():
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?host=127.0.0.1&port={canary.port}",
+                                              open_timeout=5)
+                check_eq((await expect_close(ws))[0], 1008, "loopback refused without an allowlist")
+            run(public_only())
+        with Gateway({"AERO_PROXY_OPEN": "1"}, args=("--dev-proxy",)) as gw:
+            async def open_mode():
+                ws = await websockets.connect(f"ws://127.0.0.1:{gw.port}/tcp?target=127.0.0.1:{target.port}",
+                                              open_timeout=5)
+                await ws.send(b"open")
+                check_eq(await asyncio.wait_for(ws.recv(), 10), b"open", "open mode")
+                await ws.close()
+            run(open_mode())
+        check_eq(canary.accepted, 0, "no connection reached the canary")
+        # Defaults: loopback, port 8081; a bad allowlist stops start-up naming the variable.
+        result = subprocess.run([GATEWAY, "--dev-proxy", "--check-config"], env={"PATH": "/usr/bin:/bin"},
+                                capture_output=True, timeout=10)
+        config = json.loads(result.stdout)
+        check_eq((config["mode"], config["host"], config["port"], config["proxyPolicy"]),
+                 ("dev-proxy", "127.0.0.1", 8081, "public_only"), "dev defaults")
+        result = subprocess.run([GATEWAY, "--dev-proxy", "--check-config"],
+                                env={"PATH": "/usr/bin:/bin", "AERO_PROXY_ALLOW": "example.com:0"},
+                                capture_output=True, timeout=10)
+        check(result.returncode == 2 and b"AERO_PROXY_ALLOW" in result.stderr, "bad allowlist refused")
+    finally:
+        dns.close()
+        canary.close()
+        target.close()
+
+
+@case("proxy")
+def token_mux_auth_and_streams():
+    target = TcpServer(echo_handler)
+    try:
+        result = subprocess.run([GATEWAY, "--token-mux", "--check-config"], env={"PATH": "/usr/bin:/bin"},
+                                capture_output=True, timeout=10)
+        check(result.returncode == 2 and b"AERO_PROXY_AUTH_TOKEN" in result.stderr, "the token is required")
+        env = {"AERO_PROXY_AUTH_TOKEN": "s3cret-token", "AERO_PROXY_ALLOW_CIDRS": "127.0.0.0/8"}
+        with Gateway(env, args=("--token-mux",)) as gw:
+            mux = ["Sec-WebSocket-Protocol: aero-tcp-mux-v1"]
+            check_eq(upgrade_status(gw, "/tcp-mux", extra=mux)[0], 401, "no token")
+            check_eq(upgrade_status(gw, "/tcp-mux?token=wrong", extra=mux)[0], 403, "wrong token")
+            check_eq(upgrade_status(gw, "/tcp-mux?token=s3cret-token")[0], 400, "subprotocol before the token")
+            check_eq(upgrade_status(gw, "/tcp?token=s3cret-token&host=127.0.0.1&port=1")[0], 404, "only /tcp-mux")
+            check_eq(upgrade_status(gw, "/tcp-mux", extra=mux + ["Authorization: Bearer wrong"])[0], 403, "bearer")
+
+            async def scenario():
+                for uri, headers in ((f"ws://127.0.0.1:{gw.port}/tcp-mux?token=s3cret-token", []),
+                                     (f"ws://127.0.0.1:{gw.port}/tcp-mux", [("Authorization", "Bearer s3cret-token")])):
+                    ws = await websockets.connect(uri, subprotocols=["aero-tcp-mux-v1"], extra_headers=headers,
+                                                  open_timeout=5, close_timeout=5)
+                    check_eq(ws.subprotocol, "aero-tcp-mux-v1", "subprotocol")
+                    await ws.send(mux_open(1, "127.0.0.1", target.port) + mux_frame(2, 1, b"through the token relay"))
+                    buffer = bytearray()
+                    received = b""
+                    while len(received) < len(b"through the token relay"):
+                        kind, stream_id, payload = await mux_read_frame(ws, buffer)
+                        check_eq((kind, stream_id), (2, 1), "DATA on stream 1")
+                        received += payload
+                    check_eq(received, b"through the token relay", "echo")
+                    # A private address outside AERO_PROXY_ALLOW_CIDRS: ERROR 1, the socket stays open.
+                    await ws.send(mux_open(3, "10.0.0.1", 80))
+                    kind, stream_id, payload = await mux_read_frame(ws, buffer)
+                    check_eq((kind, stream_id, struct.unpack("!H", payload[:2])[0]), (4, 3, 1), "POLICY_DENIED")
+                    check(b"Target IP is blocked by IP egress policy" in payload, f"message {payload!r}")
+                    await ws.close()
+            run(scenario())
+    finally:
+        target.close()
 
 
 def main():

@@ -3,16 +3,20 @@
 //
 // Usage: node gateway_ws_test.mjs GATEWAY_BINARY NODE_PACKAGE_DIR GROUP [CASE...]
 // (NODE_PACKAGE_DIR: the directory whose node_modules holds `ws`.)
-// Groups: tcp, mux, udp. Each case starts its own gateway (127.0.0.1, port 0) with the environment it
+// Groups: tcp, mux, udp, tls (wss:// with a self-signed certificate from `openssl req -x509`).
+// Each case starts its own gateway (127.0.0.1, port 0) with the environment it
 // needs and stops it with SIGTERM, checking that it exits 0. Frames are built here from the
 // protocol description (aero-tcp-mux-v1, UDP relay v1/v2), not with the gateway's codecs.
 // Prints "N passed, N failed" last.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import crypto from "node:crypto";
 import dgram from "node:dgram";
+import fs from "node:fs";
+import https from "node:https";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 
 const [GATEWAY, NODE_PACKAGE, GROUP, ...ONLY] = process.argv.slice(2);
@@ -21,7 +25,7 @@ const WebSocket = require("ws");
 
 const SECRET = "gateway-ws-test-secret";
 const ORIGIN = "http://localhost:8080";  // PUBLIC_BASE_URL's default origin
-const CASES = { tcp: [], mux: [], udp: [] };
+const CASES = { tcp: [], mux: [], udp: [], tls: [] };
 const test = (group, name, fn) => CASES[group].push({ name, fn });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,7 +60,7 @@ class Gateway {
       });
       gateway.exited.then(() => reject(new Error(`gateway exited: ${gateway.logs}`)));
     }), "ready line");
-    assert.match(line, /^AERO_GATEWAY_READY http:\/\//);
+    assert.match(line, /^AERO_GATEWAY_READY https?:\/\//);
     gateway.url = line.split(" ")[1];
     gateway.port = Number(gateway.url.split(":").pop());
     return gateway;
@@ -109,9 +113,11 @@ function rawUpgrade(gateway, target, extraLines) {
 }
 
 // A WebSocket through `ws`; resolves once open, with a message queue and the close event.
-async function connect(gateway, route, { cookie, protocols, origin } = {}) {
+// `ca`: the certificate to trust, for wss:// to a TLS gateway.
+async function connect(gateway, route, { cookie, protocols, origin, ca } = {}) {
   const headers = cookie ? { Cookie: cookie } : {};
-  const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}${route}`, protocols, { headers, origin });
+  const scheme = ca ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://127.0.0.1:${gateway.port}${route}`, protocols, { headers, origin, ca });
   ws.binaryType = "nodebuffer";
   const client = { ws, messages: [], waiters: [] };
   client.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -196,8 +202,8 @@ class MuxClient {
   }
 }
 
-async function muxSession(gateway, cookie) {
-  const client = await connect(gateway, "/tcp-mux", { cookie, protocols: ["aero-tcp-mux-v1"] });
+async function muxSession(gateway, cookie, ca) {
+  const client = await connect(gateway, "/tcp-mux", { cookie, protocols: ["aero-tcp-mux-v1"], ca });
   assert.equal(client.ws.protocol, "aero-tcp-mux-v1");
   return new MuxClient(client);
 }
@@ -521,8 +527,8 @@ function parseUdpFrame(data) {
            port: data.readUInt16BE(6), payload: data.subarray(8) };
 }
 
-async function udpSession(gateway, route, cookie) {
-  const client = await connect(gateway, route, { cookie });
+async function udpSession(gateway, route, cookie, ca) {
+  const client = await connect(gateway, route, { cookie, ca });
   const ready = await client.next();
   assert.equal(ready.isBinary, false, "ready is a text message");
   const parsed = JSON.parse(ready.data.toString());
@@ -776,6 +782,69 @@ test("tcp", "refusals_carry_the_reference_status_codes", async () => {
     await within(5000, first.closed, "close");
     await open.stop();
   } finally { open.kill(); echo.close(); }
+// ---- TLS ---------------------------------------------------------------------------------------
+
+// A self-signed certificate for 127.0.0.1 in a temporary directory.
+function makeCertificate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aero-gateway-wss-"));
+  const cert = path.join(dir, "cert.pem"), key = path.join(dir, "key.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                           "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                           "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore", timeout: 30000 });
+  return { dir, cert, key, ca: fs.readFileSync(cert) };
+}
+
+// POST /session over HTTPS, trusting `ca`: the Set-Cookie header.
+function httpsSession(gateway, ca) {
+  return within(5000, new Promise((resolve, reject) => {
+    const request = https.request({ host: "127.0.0.1", port: gateway.port, path: "/session", method: "POST", ca },
+                                  (response) => {
+      response.resume();
+      assert.equal(response.statusCode, 201);
+      resolve(response.headers["set-cookie"][0]);
+    });
+    request.on("error", reject);
+    request.end();
+  }), "POST /session over TLS");
+}
+
+test("tls", "wss_tcp_mux_and_udp", async () => {
+  const certificate = makeCertificate();
+  const server = await echoServer();
+  const echo = await udpEcho();
+  const gateway = await Gateway.start({ TLS_ENABLED: "1", TLS_CERT_PATH: certificate.cert, TLS_KEY_PATH: certificate.key });
+  try {
+    assert.match(gateway.url, /^https:/);
+    const setCookie = await httpsSession(gateway, certificate.ca);
+    assert.ok(setCookie.split(";").map((a) => a.trim()).includes("Secure"), `Secure cookie: ${setCookie}`);
+    const cookie = setCookie.split(";")[0];
+    // /tcp-mux over wss://: two streams echoed byte-exact.
+    const mux = await muxSession(gateway, cookie, certificate.ca);
+    const payloads = [crypto.randomBytes(200000), crypto.randomBytes(3000)];
+    mux.send(openFrame(1, "127.0.0.1", server.address().port), openFrame(3, "127.0.0.1", server.address().port),
+             frame(DATA, 1, payloads[0]), frame(DATA, 3, payloads[1]), closeFrame(1, 1), closeFrame(3, 1));
+    const received = { 1: [], 3: [] }, fins = new Set();
+    while (fins.size < 2) {
+      const f = await mux.next(10000);
+      if (f.type === DATA) received[f.id].push(Buffer.from(f.payload));
+      else if (f.type === CLOSE) fins.add(f.id);
+      else assert.fail(`unexpected frame type ${f.type}`);
+    }
+    assert.ok(Buffer.concat(received[1]).equals(payloads[0]), "stream 1 byte-exact over TLS");
+    assert.ok(Buffer.concat(received[3]).equals(payloads[1]), "stream 3 byte-exact over TLS");
+    mux.client.ws.close();
+    // /udp over wss://: the ready message, then a v1 datagram echoed.
+    const udp = await udpSession(gateway, "/udp", cookie, certificate.ca);
+    udp.ws.send(v1Frame(4000, "127.0.0.1", echo.address().port, Buffer.from("datagram over tls")));
+    assert.equal(parseUdpFrame(await nextBinary(udp)).payload.toString(), "datagram over tls");
+    udp.ws.close();
+    // Without the certificate trusted the client refuses the connection.
+    await assert.rejects(connect(gateway, "/udp", { cookie, ca: fs.readFileSync("/dev/null") }));
+    await gateway.stop();
+  } finally {
+    gateway.kill(); server.close(); echo.close();
+    fs.rmSync(certificate.dir, { recursive: true, force: true });
+  }
 });
 
 // ---- runner ------------------------------------------------------------------------------------

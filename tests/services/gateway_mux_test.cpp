@@ -453,5 +453,38 @@ TEST(GatewayConfigUdp, DefaultsAndValidation) {
   EXPECT_FALSE(load({{"MAX_UDP_BINDINGS_PER_SESSION", "0"}}));
 }
 
+TEST_F(MuxSessionTest, TokenRelayOpenRateLimit) {
+  limits.open_rate_per_second = 2;
+  limits.open_burst = 3;
+  limits.max_streams = 100;
+  for (std::uint32_t id = 1; id <= 3; ++id) send(open_frame(id, "127.0.0.1", 80));
+  EXPECT_EQ(host.dials.size(), 3u);
+  send(open_frame(4, "127.0.0.1", 80));
+  EXPECT_EQ(last_error(), std::make_tuple(4u, std::uint16_t{5}, std::string("OPEN rate limit")));
+  EXPECT_EQ(host.dials.size(), 3u);
+  EXPECT_FALSE(session().has_stream(4));
+  now += 500ms;  // one token back at 2 per second
+  send(open_frame(4, "127.0.0.1", 80));
+  EXPECT_EQ(host.dials.size(), 4u);
+}
+
+TEST_F(MuxSessionTest, TokenRelayDataRateLimitDestroysTheStream) {
+  limits.data_bytes_per_second = 10;
+  limits.data_burst_bytes = 20;
+  const MuxStreamKey key = open_connected(1);
+  send(data_frame(1, std::string(15, 'a')));
+  EXPECT_EQ(host.writes.size(), 1u);
+  send(data_frame(1, std::string(10, 'b')));  // 5 tokens left
+  EXPECT_EQ(last_error(), std::make_tuple(1u, std::uint16_t{6}, std::string("DATA rate limit")));
+  EXPECT_FALSE(session().has_stream(1));
+  ASSERT_FALSE(host.releases.empty());
+  EXPECT_EQ(host.releases.back().first, key);
+  // A frame larger than the burst is never allowed.
+  open_connected(3);
+  now += 10s;
+  send(data_frame(3, std::string(21, 'c')));
+  EXPECT_EQ(last_error(), std::make_tuple(3u, std::uint16_t{6}, std::string("DATA rate limit")));
+}
+
 }  // namespace
 }  // namespace aero::gateway

@@ -1,6 +1,11 @@
 // aero-gateway core: configuration, /tcp targets and their egress decision, HTTP rules.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <map>
 
 #include "aero/services/gateway/config.h"
@@ -103,13 +108,100 @@ TEST(GatewayConfig, UdpRelayCredentialsRequiredOnlyWithBaseUrl) {
   EXPECT_EQ(*config->udp_relay_base_url, "wss://relay.example");
 }
 
-TEST(GatewayConfig, TlsIsValidatedThenRefused) {
+// A throw-away directory with a self-signed P-256 certificate and key (PEM), made with OpenSSL.
+class TlsFiles {
+ public:
+  TlsFiles() {
+    char pattern[] = "/tmp/aero-gateway-tls-XXXXXX";
+    directory_ = ::mkdtemp(pattern);
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    EVP_PKEY* other = EVP_EC_gen("P-256");
+    X509* cert = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509_sign(cert, key, EVP_sha256());
+    write("cert.pem", [&](BIO* bio) { PEM_write_bio_X509(bio, cert); });
+    write("key.pem", [&](BIO* bio) { PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); });
+    write("other-key.pem", [&](BIO* bio) { PEM_write_bio_PrivateKey(bio, other, nullptr, nullptr, 0, nullptr, nullptr); });
+    write("encrypted-key.pem", [&](BIO* bio) {
+      static const char kPassphrase[] = "secret";
+      PEM_write_bio_PrivateKey(bio, key, EVP_aes_128_cbc(), nullptr, 0, nullptr, const_cast<char*>(kPassphrase));
+    });
+    write("garbage.pem", [](BIO* bio) { BIO_puts(bio, "not PEM\n"); });
+    X509_free(cert);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(key);
+  }
+  ~TlsFiles() { std::filesystem::remove_all(directory_); }
+  TlsFiles(const TlsFiles&) = delete;
+  TlsFiles& operator=(const TlsFiles&) = delete;
+
+  std::string path(std::string_view file) const { return directory_ + "/" + std::string(file); }
+
+ private:
+  template <class Write>
+  void write(std::string_view file, Write body) {
+    BIO* bio = BIO_new_file(path(file).c_str(), "w");
+    body(bio);
+    BIO_free(bio);
+  }
+  std::string directory_;
+};
+
+TEST(GatewayConfig, TlsNeedsAMatchingCertificateAndKey) {
   auto config = config_with({{"TLS_ENABLED", "1"}});
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("TLS_CERT_PATH"), std::string::npos);
   config = config_with({{"TLS_ENABLED", "1"}, {"TLS_CERT_PATH", "/nonexistent/cert"}, {"TLS_KEY_PATH", "/nonexistent/key"}});
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("cannot read"), std::string::npos);
+  EXPECT_NE(config.error().message.find("TLS_CERT_PATH: cannot read"), std::string::npos);
+
+  const TlsFiles files;
+  config = config_with({{"TLS_ENABLED", "1"}, {"TLS_CERT_PATH", files.path("cert.pem")}, {"TLS_KEY_PATH", files.path("key.pem")}});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->tls_enabled);
+  EXPECT_EQ(config->public_base_url, "https://localhost:8080");  // https by default with TLS
+  EXPECT_EQ(config->allowed_origins, std::vector<std::string>{"https://localhost:8080"});
+
+  const std::vector<std::pair<std::map<std::string, std::string, std::less<>>, std::string>> refused = {
+      {{{"TLS_CERT_PATH", files.path("cert.pem")}}, "TLS_KEY_PATH: required"},
+      {{{"TLS_KEY_PATH", files.path("key.pem")}}, "TLS_CERT_PATH: required"},
+      {{{"TLS_CERT_PATH", files.path("cert.pem")}, {"TLS_KEY_PATH", files.path("missing.pem")}}, "TLS_KEY_PATH: cannot read"},
+      {{{"TLS_CERT_PATH", files.path("garbage.pem")}, {"TLS_KEY_PATH", files.path("key.pem")}}, "TLS_CERT_PATH: "},
+      {{{"TLS_CERT_PATH", files.path("key.pem")}, {"TLS_KEY_PATH", files.path("key.pem")}}, "TLS_CERT_PATH: "},
+      {{{"TLS_CERT_PATH", files.path("cert.pem")}, {"TLS_KEY_PATH", files.path("garbage.pem")}}, "TLS_KEY_PATH: "},
+      {{{"TLS_CERT_PATH", files.path("cert.pem")}, {"TLS_KEY_PATH", files.path("encrypted-key.pem")}}, "TLS_KEY_PATH: "},
+      {{{"TLS_CERT_PATH", files.path("cert.pem")}, {"TLS_KEY_PATH", files.path("other-key.pem")}},
+       "TLS_KEY_PATH: the key in"},
+  };
+  for (auto [env, expected] : refused) {
+    env["TLS_ENABLED"] = "1";
+    config = config_with(env);
+    ASSERT_FALSE(config) << expected;
+    EXPECT_NE(config.error().message.find(expected), std::string::npos) << config.error().message;
+  }
+  // TLS_ENABLED=0 ignores the paths.
+  config = config_with({{"TLS_ENABLED", "0"}, {"TLS_CERT_PATH", "/nonexistent"}});
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->tls_enabled);
+  EXPECT_EQ(config->public_base_url, "http://localhost:8080");
+}
+
+TEST(GatewayConfig, DnsRequireSessionSwitch) {
+  auto config = config_with({});
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(config->dns_require_session);
+  config = config_with({{"DNS_REQUIRE_SESSION", "0"}});
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->dns_require_session);
+  config = config_with({{"DNS_REQUIRE_SESSION", "maybe"}});
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("DNS_REQUIRE_SESSION"), std::string::npos);
 }
 
 TEST(GatewayConfig, DnsUpstreamForms) {

@@ -331,6 +331,16 @@ TEST(GatewayLimits, TokenBucket) {
   EXPECT_EQ(off.keys(), 0U);
 }
 
+TEST(GatewayLimits, TokenBucketWithCosts) {
+  TokenBucketLimiter bytes(10, 20);  // 10 per second, burst 20
+  const auto t0 = TokenBucketLimiter::Clock::time_point{} + std::chrono::hours(1);
+  EXPECT_FALSE(bytes.allow("ws", t0, 21));  // more than the burst: never
+  EXPECT_TRUE(bytes.allow("ws", t0, 20));   // a new key starts full
+  EXPECT_FALSE(bytes.allow("ws", t0, 1));
+  EXPECT_FALSE(bytes.allow("ws", t0 + std::chrono::milliseconds(500), 6));
+  EXPECT_TRUE(bytes.allow("ws", t0 + std::chrono::milliseconds(500), 5));
+}
+
 TEST(GatewayLimits, TokenBucketForgetsIdleKeys) {
   TokenBucketLimiter limiter(1, 1);
   const auto t0 = TokenBucketLimiter::Clock::time_point{} + std::chrono::hours(1);

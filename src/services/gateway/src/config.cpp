@@ -2,16 +2,20 @@
 // every value that does not parse stops start-up with the variable's name in the message.
 #include "aero/services/gateway/config.h"
 
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 
 #include "aero/base/ip_address.h"
 #include "aero/proto/origin.h"
+#include "aero/services/gateway/http_rules.h"
 
 namespace aero::gateway {
 
@@ -166,7 +170,133 @@ bool readable_file(const std::string& path) {
   return file.good();
 }
 
+// An encrypted key would make OpenSSL ask for a passphrase on the terminal: refuse it instead.
+int no_passphrase(char*, int, int, void*) { return 0; }
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
+// The relay modes' variables (config.h, GatewayMode), applied over the gateway's.
+Result<void> apply_relay_mode(const Reader& env, GatewayMode mode, GatewayConfig& c) {
+  constexpr std::int64_t kBig = std::int64_t{1} << 40;
+  c.mode = mode;
+  c.require_session = false;
+  c.check_origin = false;
+  c.tcp_max_connections = static_cast<std::size_t>(kBig);  // no per-session cap: per-socket limits apply
+  ProxyPolicy proxy;
+  if (mode == GatewayMode::token_mux) {
+    c.host = env.get({"AERO_PROXY_HOST"}).value_or("127.0.0.1");
+    c.port = 8080;
+    AERO_TRY(env.integer("AERO_PROXY_PORT", 0, 65535, c.port));
+    auto token = env.get({"AERO_PROXY_AUTH_TOKEN"});
+    if (!token) return bad("AERO_PROXY_AUTH_TOKEN: required with --token-mux");
+    if (token->size() > kMaxProxyTokenChars) return bad("AERO_PROXY_AUTH_TOKEN: longer than 4096 characters");
+    c.proxy_auth_token = *token;
+    AERO_TRY(env.flag("AERO_PROXY_ALLOW_PRIVATE_IPS", proxy.allow_private_ips));
+    if (auto cidrs = env.get({"AERO_PROXY_ALLOW_CIDRS"})) {
+      auto entries = split_list("AERO_PROXY_ALLOW_CIDRS", *cidrs, kMaxListItems);
+      if (!entries) return entries.error();
+      for (const std::string& entry : *entries) {
+        auto cidr = stack::Ipv4Cidr::parse(entry);
+        if (!cidr) return bad("AERO_PROXY_ALLOW_CIDRS: '" + entry + "' is not an IPv4 CIDR");
+        proxy.allow_private_cidrs.push_back(*cidr);
+      }
+    }
+    proxy.ip_denied_message = "Target IP is blocked by IP egress policy";
+    // tools/net-proxy-server's fixed limits.
+    c.mux_max_streams = 256;
+    c.mux_max_stream_buffer_bytes = 1048576;
+    c.mux_max_frame_payload_bytes = 1048576;
+    c.tcp_max_message_bytes = 1048576 + 9 + 64;
+    c.mux_open_rate_per_second = 2;  // 120 per minute
+    c.mux_open_burst = 120;
+    c.mux_data_bytes_per_second = 5.0 * 1024 * 1024;
+    c.mux_data_burst_bytes = 10.0 * 1024 * 1024;
+  } else {
+    c.host = env.get({"AERO_PROXY_LISTEN_HOST"}).value_or("127.0.0.1");
+    c.port = 8081;
+    AERO_TRY(env.integer("AERO_PROXY_PORT", 0, 65535, c.port));
+    c.dns_require_session = false;  // net-proxy's DoH is unauthenticated
+    AERO_TRY(env.flag("AERO_PROXY_OPEN", proxy.open));
+    if (auto allow = env.get({"AERO_PROXY_ALLOW"})) {
+      auto rules = parse_allowlist(*allow);
+      if (!rules) return rules.error();
+      proxy.allow = std::move(*rules);
+    }
+    AERO_TRY(env.milliseconds("AERO_PROXY_CONNECT_TIMEOUT_MS", 1, c.tcp_connect_timeout));
+    AERO_TRY(env.milliseconds("AERO_PROXY_DNS_TIMEOUT_MS", 1, c.dns_upstream_timeout));
+    c.dns_max_query_bytes = 512;
+    AERO_TRY(env.integer("AERO_PROXY_DOH_MAX_QUERY_BYTES", 12, 65535, c.dns_max_query_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_WS_MAX_PAYLOAD_BYTES", 1, kBig, c.tcp_max_message_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_MAX_TCP_BUFFER_BYTES", 1, 256 * 1024 * 1024, c.tcp_max_tcp_buffer_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_TCP_MUX_MAX_STREAMS", 1, kBig, c.mux_max_streams));
+    AERO_TRY(env.integer("AERO_PROXY_TCP_MUX_MAX_STREAM_BUFFER_BYTES", 1, kBig, c.mux_max_stream_buffer_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_TCP_MUX_MAX_FRAME_PAYLOAD_BYTES", 1, kBig, c.mux_max_frame_payload_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_UDP_RELAY_MAX_PAYLOAD_BYTES", 1, 65507, c.udp_max_payload_bytes));
+    AERO_TRY(env.integer("AERO_PROXY_UDP_RELAY_MAX_BINDINGS", 1, kBig, c.udp_max_bindings));
+    AERO_TRY(env.milliseconds("AERO_PROXY_UDP_RELAY_BINDING_IDLE_TIMEOUT_MS", 1, c.udp_binding_idle_timeout));
+    AERO_TRY(env.flag("AERO_PROXY_UDP_RELAY_PREFER_V2", c.udp_prefer_v2));
+    AERO_TRY(env.integer("AERO_PROXY_UDP_WS_BUFFER_LIMIT_BYTES", 1, kBig, c.udp_send_queue_bytes));
+    if (auto filter = env.get({"AERO_PROXY_UDP_RELAY_INBOUND_FILTER_MODE"})) {
+      const std::string v = lower(*filter);
+      if (v == "any" || v == "full_cone") {
+        c.udp_inbound_filter_any = true;
+      } else if (v == "address_and_port" || v == "addrport" || v == "address+port") {
+        c.udp_inbound_filter_any = false;
+      } else {
+        return bad("AERO_PROXY_UDP_RELAY_INBOUND_FILTER_MODE: expected address_and_port or any, got '" + *filter + "'");
+      }
+    }
+    // Accepted for compatibility, without effect here (DoH answers come from DNS_UPSTREAMS, not
+    // synthesised from the host resolver; the relays' back-pressure is one message at a time).
+    std::size_t unused = 0;
+    AERO_TRY(env.integer("AERO_PROXY_DOH_MAX_QNAME_LENGTH", 1, 253, unused));
+    AERO_TRY(env.integer("AERO_PROXY_DOH_ANSWER_TTL_SECONDS", 0, kBig, unused));
+    AERO_TRY(env.integer("AERO_PROXY_DOH_MAX_ANSWER_TTL_SECONDS", 0, kBig, unused));
+    AERO_TRY(env.integer("AERO_PROXY_DOH_MAX_ANSWERS", 0, kBig, unused));
+    AERO_TRY(env.integer("AERO_PROXY_WS_STREAM_HWM_BYTES", 1, kBig, unused));
+  }
+  c.tcp_policy = TcpPolicy{};
+  c.tcp_policy.proxy = std::move(proxy);
+  return {};
+}
+
 }  // namespace
+
+std::string_view gateway_mode_name(GatewayMode mode) {
+  switch (mode) {
+    case GatewayMode::gateway: return "gateway";
+    case GatewayMode::dev_proxy: return "dev-proxy";
+    case GatewayMode::token_mux: return "token-mux";
+  }
+  return "gateway";
+}
+
+Result<void> validate_tls_files(const std::string& cert_path, const std::string& key_path) {
+  if (cert_path.empty()) return bad("TLS_CERT_PATH: required when TLS_ENABLED=1");
+  if (key_path.empty()) return bad("TLS_KEY_PATH: required when TLS_ENABLED=1");
+  if (!readable_file(cert_path)) return bad("TLS_CERT_PATH: cannot read '" + cert_path + "'");
+  if (!readable_file(key_path)) return bad("TLS_KEY_PATH: cannot read '" + key_path + "'");
+  const std::unique_ptr<BIO, BioDeleter> cert_file(BIO_new_file(cert_path.c_str(), "r"));
+  const std::unique_ptr<X509, X509Deleter> cert(
+      cert_file ? PEM_read_bio_X509(cert_file.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  if (!cert) return bad("TLS_CERT_PATH: '" + cert_path + "' holds no PEM certificate");
+  const std::unique_ptr<BIO, BioDeleter> key_file(BIO_new_file(key_path.c_str(), "r"));
+  const std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      key_file ? PEM_read_bio_PrivateKey(key_file.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  if (!key) return bad("TLS_KEY_PATH: '" + key_path + "' holds no unencrypted PEM private key");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return bad("TLS_KEY_PATH: the key in '" + key_path + "' does not belong to TLS_CERT_PATH's certificate");
+  }
+  return {};
+}
 
 std::string_view same_site_name(SameSite value) {
   switch (value) {
@@ -234,7 +364,7 @@ Result<std::string> parse_dns_upstream(std::string_view entry) {
   return (address->is_v6() ? "[" + h + "]" : h) + ":" + std::to_string(port);
 }
 
-Result<GatewayConfig> config_from_env(const EnvLookup& lookup) {
+Result<GatewayConfig> config_from_env(const EnvLookup& lookup, GatewayMode serving) {
   const Reader env(lookup);
   GatewayConfig c;
 
@@ -264,16 +394,12 @@ Result<GatewayConfig> config_from_env(const EnvLookup& lookup) {
   if (c.tls_enabled) {
     c.tls_cert_path = env.get({"TLS_CERT_PATH"}).value_or("");
     c.tls_key_path = env.get({"TLS_KEY_PATH"}).value_or("");
-    if (c.tls_cert_path.empty()) return bad("TLS_CERT_PATH: required when TLS_ENABLED=1");
-    if (c.tls_key_path.empty()) return bad("TLS_KEY_PATH: required when TLS_ENABLED=1");
-    if (!readable_file(c.tls_cert_path)) return bad("TLS_CERT_PATH: cannot read '" + c.tls_cert_path + "'");
-    if (!readable_file(c.tls_key_path)) return bad("TLS_KEY_PATH: cannot read '" + c.tls_key_path + "'");
-    return bad("TLS_ENABLED: TLS termination is not implemented yet; terminate TLS in a reverse proxy "
-               "and set TRUST_PROXY=1");
+    AERO_TRY(validate_tls_files(c.tls_cert_path, c.tls_key_path));
   }
+  AERO_TRY(env.flag("DNS_REQUIRE_SESSION", c.dns_require_session));
 
   // PUBLIC_BASE_URL: http(s)://authority[/path]; the path is the base path of every route.
-  const std::string default_base = "http://localhost:" + std::to_string(c.port == 0 ? 8080 : c.port);
+  const std::string default_base = std::string(c.tls_enabled ? "https" : "http") + "://localhost:" + std::to_string(c.port == 0 ? 8080 : c.port);
   std::string base = env.get({"PUBLIC_BASE_URL"}).value_or(default_base);
   while (!base.empty() && base.back() == '/') base.pop_back();
   {
@@ -456,6 +582,7 @@ Result<GatewayConfig> config_from_env(const EnvLookup& lookup) {
   c.version = env.get({"AERO_GATEWAY_VERSION"}).value_or("dev");
   c.git_sha = env.get({"AERO_GATEWAY_GIT_SHA", "GIT_SHA"}).value_or(c.version);
   c.built_at = env.get({"AERO_GATEWAY_BUILD_TIMESTAMP", "BUILD_TIMESTAMP"}).value_or("");
+  if (serving != GatewayMode::gateway) AERO_TRY(apply_relay_mode(env, serving, c));
   return c;
 }
 
@@ -473,6 +600,9 @@ std::string config_json(const GatewayConfig& c) {
     return out;
   };
   json::object body{
+      {"mode", gateway_mode_name(c.mode)},
+      {"proxyPolicy", c.tcp_policy.proxy ? json::value(c.tcp_policy.proxy->mode_name()) : json::value(nullptr)},
+      {"proxyAuthToken", c.proxy_auth_token.empty() ? "" : "<set>"},
       {"host", c.host},
       {"port", c.port},
       {"publicBaseUrl", c.public_base_url},
@@ -485,6 +615,10 @@ std::string config_json(const GatewayConfig& c) {
       {"sessionTtlSeconds", c.session_ttl_seconds},
       {"sessionCookieSameSite", same_site_name(c.same_site)},
       {"rateLimitRequestsPerMinute", c.rate_limit_per_minute},
+      {"tlsEnabled", c.tls_enabled},
+      {"tlsCertPath", c.tls_cert_path},
+      {"tlsKeyPath", c.tls_key_path},
+      {"dnsRequireSession", c.dns_require_session},
       {"tcpAllowedHosts", patterns(c.tcp_policy.allowed_hosts)},
       {"tcpBlockedHosts", patterns(c.tcp_policy.blocked_hosts)},
       {"tcpRequireDnsName", c.tcp_policy.require_dns_name},

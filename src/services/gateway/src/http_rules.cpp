@@ -1,6 +1,8 @@
 // HTTP rules without sockets (http_rules.h).
 #include "aero/services/gateway/http_rules.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 #include "aero/proto/origin.h"
@@ -298,6 +300,27 @@ std::string_view route_path(std::string_view path, std::string_view base_path) {
   const std::string_view rest = path.substr(base_path.size());
   if (rest.empty() || rest.front() != '/') return path;
   return rest;
+}
+
+std::optional<Rejection> check_proxy_token(std::string_view expected, const std::optional<std::string>& query_token,
+                                           std::span<const std::string_view> authorization) {
+  std::optional<std::string_view> presented;
+  if (query_token && !query_token->empty() && query_token->size() <= kMaxProxyTokenChars) {
+    presented = *query_token;
+  } else if (authorization.size() == 1 && authorization.front().size() <= kMaxProxyTokenChars) {
+    std::string_view value = authorization.front();
+    if (value.size() > 7 && iequals(value.substr(0, 7), "bearer ")) {
+      value.remove_prefix(7);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      if (!value.empty()) presented = value;
+    }
+  }
+  if (!presented) return Rejection{401, "Missing auth token", "unauthorized"};
+  const bool same = presented->size() == expected.size() &&
+                    CRYPTO_memcmp(presented->data(), expected.data(), expected.size()) == 0;
+  if (!same) return Rejection{403, "Invalid auth token", "unauthorized"};
+  return std::nullopt;
 }
 
 }  // namespace aero::gateway

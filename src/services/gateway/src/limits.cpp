@@ -5,20 +5,19 @@
 
 namespace aero::gateway {
 
-bool TokenBucketLimiter::allow(const std::string& key, Clock::time_point now) {
+bool TokenBucketLimiter::allow(const std::string& key, Clock::time_point now, double cost) {
   if (!enabled()) return true;
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= kPruneAbove) prune(now);
-    buckets_.emplace(key, Bucket{burst_ - 1, now});
-    return true;
+    it = buckets_.emplace(key, Bucket{burst_, now}).first;  // a new key starts full
   }
   Bucket& bucket = it->second;
   const std::chrono::duration<double> elapsed = now - bucket.updated;
   bucket.tokens = std::min(burst_, bucket.tokens + std::max(0.0, elapsed.count()) * rate_);
   bucket.updated = now;
-  if (bucket.tokens < 1) return false;
-  bucket.tokens -= 1;
+  if (bucket.tokens < cost) return false;
+  bucket.tokens -= cost;
   return true;
 }
 

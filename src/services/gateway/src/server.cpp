@@ -24,12 +24,18 @@
 //         refused with 1011 (the bytes that would wait for the target).
 //   closing  the close frame goes out after the WebSocket write in flight; Beast closes the
 //         socket when the client answers or 5 s later.
+//
+// TLS (TLS_ENABLED=1): every accepted socket first completes a TLS handshake (within the HTTP
+// timeout), then runs the same HTTP session and relays over ClientStream, which is the TCP
+// stream or Beast's ssl_stream over it. Closing a TLS connection sends close_notify first.
 #include "aero/services/gateway/server.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <deque>
@@ -37,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "aero/host/dns_resolver.h"
@@ -117,6 +124,104 @@ ByteSpan bytes_of(std::string_view text) {
   return ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());  // NOLINT
 }
 
+// A client connection: plain TCP, or TLS over TCP when TLS_ENABLED=1. One type for both, so the
+// HTTP session and the relays are written once (templates over the stream type would double
+// every relay's code). It meets Beast's AsyncStream requirements; next_layer() is the TCP
+// stream (timeouts, the socket, beast::get_lowest_layer), and the teardown overloads below let
+// websocket::stream close either kind (TLS: close_notify before the socket closes).
+class ClientStream {
+ public:
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+  using executor_type = beast::tcp_stream::executor_type;
+
+  explicit ClientStream(tcp::socket socket) : stream_(std::in_place_type<beast::tcp_stream>, std::move(socket)) {}
+  ClientStream(tcp::socket socket, asio::ssl::context& tls)
+      : stream_(std::in_place_type<TlsStream>, beast::tcp_stream(std::move(socket)), tls) {}
+
+  executor_type get_executor() noexcept { return next_layer().get_executor(); }
+  beast::tcp_stream& next_layer() {
+    if (auto* tls = std::get_if<TlsStream>(&stream_)) return tls->next_layer();
+    return std::get<beast::tcp_stream>(stream_);
+  }
+  const beast::tcp_stream& next_layer() const {
+    if (const auto* tls = std::get_if<TlsStream>(&stream_)) return tls->next_layer();
+    return std::get<beast::tcp_stream>(stream_);
+  }
+  TlsStream* tls() { return std::get_if<TlsStream>(&stream_); }
+  bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+      tls->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      std::get<beast::tcp_stream>(stream_).async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+      tls->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      std::get<beast::tcp_stream>(stream_).async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  std::variant<beast::tcp_stream, TlsStream> stream_;
+};
+
+// websocket::stream<ClientStream> finds these by argument-dependent lookup.
+template <class Handler>
+void async_teardown(beast::role_type role, ClientStream& stream, Handler&& handler) {
+  if (auto* tls = stream.tls()) {
+    beast::async_teardown(role, *tls, std::forward<Handler>(handler));
+  } else {
+    beast::async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+  }
+}
+
+[[maybe_unused]] void teardown(beast::role_type role, ClientStream& stream, error_code& ec) {
+  if (auto* tls = stream.tls()) {
+    beast::teardown(role, *tls, ec);
+  } else {
+    beast::teardown(role, stream.next_layer(), ec);
+  }
+}
+
+// The TLS context: TLS 1.2 and 1.3 only, forward-secret AEAD suites for 1.2 (OpenSSL's 1.3
+// defaults), no renegotiation, no compression. The files were checked by the configuration;
+// a failure here still names the variable.
+Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const GatewayConfig& config) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* native = context->native_handle();
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return make_error("tls", "TLS_ENABLED: cannot require TLS 1.2");
+  }
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  static constexpr const char* kTls12Ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    return make_error("tls", "TLS_ENABLED: cannot set the TLS 1.2 cipher list");
+  }
+  // Never prompt on the terminal for a passphrase (encrypted keys are refused).
+  context->set_password_callback([](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
+  error_code ec;
+  context->use_certificate_chain_file(config.tls_cert_path, ec);
+  if (ec) return make_error("tls", "TLS_CERT_PATH: cannot use '" + config.tls_cert_path + "': " + ec.message());
+  context->use_private_key_file(config.tls_key_path, asio::ssl::context::pem, ec);
+  if (ec) return make_error("tls", "TLS_KEY_PATH: cannot use '" + config.tls_key_path + "': " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return make_error("tls", "TLS_KEY_PATH: the key does not belong to TLS_CERT_PATH's certificate");
+  }
+  return context;
+}
+
 // A WebSocket relay (/tcp, /tcp-mux, /udp) as the shutdown sees it.
 class Relay {
  public:
@@ -148,6 +253,7 @@ struct Shared {
   std::string upstream_label;
   bool draining = false;
   std::uint64_t next_relay_id = 1;
+  std::uint64_t next_connection_id = 1;  // the relay modes' per-connection "session" ids
   std::unordered_map<std::uint64_t, std::weak_ptr<Relay>> relays;
 };
 
@@ -211,7 +317,7 @@ void lookup_addresses(Shared& shared, const std::string& name, std::function<voi
 
 class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
  public:
-  TcpRelay(Shared& shared, beast::tcp_stream stream, std::string sid, tcp::endpoint target, std::string client_ip)
+  TcpRelay(Shared& shared, ClientStream stream, std::string sid, tcp::endpoint target, std::string client_ip)
       : shared_(shared),
         config_(shared.config),
         ws_(std::move(stream)),
@@ -441,7 +547,7 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
 
   Shared& shared_;
   const GatewayConfig& config_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<ClientStream> ws_;
   tcp::socket target_;
   asio::steady_timer connect_timer_;
   asio::steady_timer idle_timer_;
@@ -481,7 +587,7 @@ constexpr std::size_t kMuxMaxMessage = 1024 * 1024;  // frames per outgoing WebS
 
 class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_this<MuxRelay> {
  public:
-  MuxRelay(Shared& shared, beast::tcp_stream stream, std::string sid, std::string client_ip)
+  MuxRelay(Shared& shared, ClientStream stream, std::string sid, std::string client_ip)
       : shared_(shared),
         config_(shared.config),
         ws_(std::move(stream)),
@@ -597,6 +703,10 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
     limits.max_frame_payload_bytes = config.mux_max_frame_payload_bytes;
     limits.connect_timeout = config.tcp_connect_timeout;
     limits.idle_timeout = config.tcp_idle_timeout;
+    limits.open_rate_per_second = config.mux_open_rate_per_second;
+    limits.open_burst = config.mux_open_burst;
+    limits.data_bytes_per_second = config.mux_data_bytes_per_second;
+    limits.data_burst_bytes = config.mux_data_burst_bytes;
     return limits;
   }
 
@@ -793,7 +903,7 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
 
   Shared& shared_;
   const GatewayConfig& config_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<ClientStream> ws_;
   asio::steady_timer tick_timer_;
   std::string client_ip_;
   std::uint64_t id_;
@@ -845,7 +955,7 @@ std::string udp_session_id() {
 
 class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
  public:
-  UdpRelay(Shared& shared, beast::tcp_stream stream, std::string sid, std::string client_ip,
+  UdpRelay(Shared& shared, ClientStream stream, std::string sid, std::string client_ip,
            std::optional<udp::endpoint> target)
       : shared_(shared),
         config_(shared.config),
@@ -1186,7 +1296,7 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
 
   Shared& shared_;
   const GatewayConfig& config_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<ClientStream> ws_;
   asio::steady_timer timer_;
   std::string sid_;
   std::string client_ip_;
@@ -1214,17 +1324,31 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Shared& shared, tcp::socket socket)
-      : shared_(shared), config_(shared.config), stream_(std::move(socket)) {}
+  HttpSession(Shared& shared, ClientStream stream)
+      : shared_(shared), config_(shared.config), stream_(std::move(stream)) {}
 
-  void run() { read(); }
+  void run() {
+    auto* tls = stream_.tls();
+    if (tls == nullptr) return read();
+    stream_.next_layer().expires_after(kHttpTimeout);
+    tls->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
+      if (ec) {
+        self->shared_.metrics.add("aero_gateway_tls_handshake_failures_total");
+        log_debug("tls_handshake_failed", {{"error", ec.message()}});
+        error_code ignored;
+        self->stream_.next_layer().socket().close(ignored);
+        return;
+      }
+      self->read();
+    });
+  }
 
  private:
   void read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(std::max<std::size_t>(config_.dns_max_query_bytes + 1, 64 * 1024));
-    stream_.expires_after(kHttpTimeout);
+    stream_.next_layer().expires_after(kHttpTimeout);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
       self->on_read(ec);
     });
@@ -1267,7 +1391,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // 2. The Origin guard (only when Origin is sent).
     const auto origins = header_values(headers_, "Origin");
     const auto hosts = header_values(headers_, "Host");
-    const OriginVerdict verdict = check_origin(config_, origins, hosts, false);
+    const OriginVerdict verdict = config_.check_origin ? check_origin(config_, origins, hosts, false) : OriginVerdict{};
     if (!verdict.allowed) {
       return respond_json(http::status::forbidden, json_error("forbidden", "Origin not allowed"), true);
     }
@@ -1293,7 +1417,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   std::string ip() const {
-    return client_ip(peer_address(stream_.socket()), header_values(headers_, "X-Forwarded-For"), config_.trust_proxy);
+    return client_ip(peer_address(stream_.next_layer().socket()), header_values(headers_, "X-Forwarded-For"), config_.trust_proxy);
   }
 
   std::optional<std::string> session_id() const {
@@ -1304,6 +1428,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const http::verb method = request_.method();
     const bool get = method == http::verb::get || method == http::verb::head;
     const bool post = method == http::verb::post;
+    if (config_.mode != GatewayMode::gateway) {
+      // The relay modes serve health, metrics and (net-proxy) DoH; the rest is 404 as net-proxy.
+      const bool dns = config_.mode == GatewayMode::dev_proxy && (route_ == "/dns-query" || route_ == "/dns-json");
+      const bool served = route_ == "/healthz" || route_ == "/readyz" || route_ == "/metrics" || dns;
+      if (!served) return respond_json(http::status::not_found, R"({"error":"not found"})", true, "not_found");
+    }
     if (route_ == "/healthz" && get) return respond_json(http::status::ok, R"({"ok":true})", false, "/healthz");
     if (route_ == "/readyz" && get) {
       if (shared_.draining) return respond_json(http::status::service_unavailable, R"({"ok":false})", true, "/readyz");
@@ -1328,7 +1458,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // ---- sessions ------------------------------------------------------------------------------
 
   bool secure() const {
-    return request_is_secure(false, config_.trust_proxy, header_values(headers_, "X-Forwarded-Proto"));
+    return request_is_secure(stream_.is_tls(), config_.trust_proxy, header_values(headers_, "X-Forwarded-Proto"));
   }
 
   void post_session() {
@@ -1410,7 +1540,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void dns_query() {
     route_label_ = "/dns-query";
-    if (!session_id()) {
+    if (config_.dns_require_session && !session_id()) {
       return respond_json(http::status::unauthorized, json_error("unauthorized", "Missing or invalid session"), true);
     }
     if (!shared_.dns_limiter.allow(ip(), SteadyClock::now())) {
@@ -1433,7 +1563,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void dns_json() {
     route_label_ = "/dns-json";
-    if (!session_id()) {
+    if (config_.dns_require_session && !session_id()) {
       return respond_json(http::status::unauthorized, json_error("unauthorized", "Missing or invalid session"), true);
     }
     if (!shared_.dns_limiter.allow(ip(), SteadyClock::now())) {
@@ -1517,21 +1647,34 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool mux_route = route_ == "/tcp-mux";
     const bool udp_route = route_ == "/udp";
     if (!tcp_route && !mux_route && !udp_route) return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    if (config_.mode == GatewayMode::token_mux && !mux_route) {
+      return reject_upgrade(Rejection{404, "Not Found", "not_found"});
+    }
     // Aero's order: draining, handshake, cookie, blocked client IP, Origin; then for /tcp-mux the
     // subprotocol, for /tcp (and /udp with a target) the target, policy, DNS and session slot.
     if (shared_.draining) return reject_upgrade(Rejection{503, "Shutting down", "shutting_down"});
     if (auto rejection = check_websocket_handshake(headers_)) return reject_upgrade(*rejection);
-    auto sid = session_id();
+    // The relay modes have no sessions: each connection counts on its own.
+    auto sid = config_.require_session ? session_id()
+                                       : std::optional<std::string>("connection-" + std::to_string(shared_.next_connection_id++));
     if (!sid) return reject_upgrade(Rejection{401, "Missing or invalid session", "unauthorized"});
-    const std::string peer = peer_address(stream_.socket());
+    const std::string peer = peer_address(stream_.next_layer().socket());
     for (const std::string& blocked : config_.tcp_blocked_client_ips) {
       if (blocked == peer) return reject_upgrade(Rejection{403, "Client IP blocked", "client_ip_blocked"});
     }
     const OriginVerdict verdict =
-        check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true);
+        config_.check_origin
+            ? check_origin(config_, header_values(headers_, "Origin"), header_values(headers_, "Host"), true)
+            : OriginVerdict{};
     if (!verdict.allowed) return reject_upgrade(Rejection{403, "Origin not allowed", "origin"});
     if (mux_route) {
       if (auto rejection = check_subprotocol(headers_, mux::kSubprotocol)) return reject_upgrade(*rejection);
+      if (config_.mode == GatewayMode::token_mux) {
+        if (auto rejection = check_proxy_token(config_.proxy_auth_token, query_param(query_, "token"),
+                                               header_values(headers_, "Authorization"))) {
+          return reject_upgrade(*rejection);
+        }
+      }
       return admit_mux(std::move(*sid));
     }
     if (udp_route && !query_param(query_, "host") && !query_param(query_, "port") && !query_param(query_, "target")) {
@@ -1542,9 +1685,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     TargetPlan plan = plan_target(config_.tcp_policy, target);
     if (plan.rejection) return reject_upgrade(*plan.rejection);
     if (plan.dial) return admit(std::move(*sid), *plan.dial, target.port);
-    lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port](
-                                            std::vector<IpAddress> addresses) mutable {
-      const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses);
+    lookup_addresses(plan.resolve_name, [self = shared_from_this(), sid = std::move(*sid), port = target.port,
+                                         name = plan.resolve_name](std::vector<IpAddress> addresses) mutable {
+      const AddressChoice choice = pick_address(self->config_.tcp_policy, addresses, name, port);
       if (choice.rejection) return self->reject_upgrade(*choice.rejection);
       self->admit(std::move(sid), *choice.address, port);
     });
@@ -1562,7 +1705,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", route_}}));
     std::string client = ip();
-    stream_.expires_never();
+    stream_.next_layer().expires_never();
     if (route_ == "/udp") {
       std::optional<asio::ip::udp::endpoint> target;
       if (address) target.emplace(to_asio(*address), port);
@@ -1578,7 +1721,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void admit_mux(std::string sid) {
     shared_.metrics.add("aero_gateway_upgrades_total", prometheus_labels({{"route", route_}}));
     std::string client = ip();
-    stream_.expires_never();
+    stream_.next_layer().expires_never();
     auto relay = std::make_shared<MuxRelay>(shared_, std::move(stream_), std::move(sid), std::move(client));
     relay->start(std::move(request_));
   }
@@ -1592,7 +1735,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         prometheus_labels({{"reason", rejection.reason}, {"status", std::to_string(rejection.status)}}));
     log_info("upgrade_rejected", {{"route", route_}, {"status", static_cast<std::uint64_t>(rejection.status)},
                                   {"reason", rejection.reason}, {"client_ip", ip()}});
+    const bool target_refusal = rejection.reason == "bad_target" || rejection.reason == "port" ||
+                                rejection.reason == "host_policy" || rejection.reason == "ip_policy" ||
+                                rejection.reason == "dns";
+    if (config_.mode == GatewayMode::dev_proxy && target_refusal) return close_after_accept(rejection.message);
     respond_plain(rejection.status, rejection.message);
+  }
+
+  // net-proxy refuses a target after the upgrade: 101, then close 1008 with the reason.
+  void close_after_accept(std::string_view message) {
+    auto ws = std::make_shared<websocket::stream<ClientStream>>(std::move(stream_));
+    ws->set_option(websocket::stream_base::timeout{kCloseTimeout, kCloseTimeout, false});
+    ws->async_accept(request_, [ws, reason = one_line(message, 123)](const error_code& ec) {
+      if (ec) return;
+      ws->async_close(websocket::close_reason(websocket::close_code::policy_error, reason), [ws](const error_code&) {});
+    });
   }
 
   void respond_plain(unsigned status, std::string_view message) {
@@ -1603,17 +1760,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response->body() = one_line(message, kMaxRejectionBytes) + "\n";
     response->keep_alive(false);
     response->prepare_payload();
-    stream_.expires_after(kHttpTimeout);
+    stream_.next_layer().expires_after(kHttpTimeout);
     http::async_write(stream_, *response, [self = shared_from_this(), response](const error_code&, std::size_t) {
       self->linger_close();
     });
   }
 
-  // Ends our side, then reads (and discards) until the client closes or 2 s pass.
+  // Ends our side, then reads (and discards) until the client closes or 2 s pass. Over TLS
+  // the TLS shutdown (close_notify both ways) is that wait.
   void linger_close() {
+    stream_.next_layer().expires_after(kRejectLinger);
+    if (auto* tls = stream_.tls()) {
+      tls->async_shutdown([self = shared_from_this()](const error_code&) {
+        error_code ignored;
+        self->stream_.next_layer().socket().close(ignored);
+      });
+      return;
+    }
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kRejectLinger);
+    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
     drain();
   }
 
@@ -1622,7 +1787,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](const error_code& ec, std::size_t n) {
       if (ec) {
         error_code e;
-        self->stream_.socket().close(e);
+        self->stream_.next_layer().socket().close(e);
         return;
       }
       self->buffer_.commit(n);
@@ -1663,7 +1828,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     shared_.metrics.http_request(view(request_.method_string()), route_label_.empty() ? "not_found" : route_label_,
                                  static_cast<unsigned>(status), seconds);
     route_label_.clear();
-    stream_.expires_after(kHttpTimeout);
+    stream_.next_layer().expires_after(kHttpTimeout);
     http::async_write(stream_, *response, [self = shared_from_this(), response](const error_code& ec, std::size_t) {
       if (ec || !response->keep_alive() || self->shared_.draining) return self->shutdown();
       self->read();
@@ -1671,13 +1836,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void shutdown() {
+    if (auto* tls = stream_.tls()) {
+      stream_.next_layer().expires_after(kRejectLinger);
+      tls->async_shutdown([self = shared_from_this()](const error_code&) {
+        error_code ignored;
+        self->stream_.next_layer().socket().close(ignored);
+      });
+      return;
+    }
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   Shared& shared_;
   const GatewayConfig& config_;
-  beast::tcp_stream stream_;
+  ClientStream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
@@ -1704,6 +1877,14 @@ class Server {
       return 1;
     }
     shared_.resolver = std::move(*resolver);
+    if (config.tls_enabled) {
+      auto context = make_tls_context(config);
+      if (!context) {
+        log_error("tls_setup_failed", {{"error", context.error().message}});
+        return 2;
+      }
+      tls_ = std::move(*context);
+    }
     if (config.session_secret_generated) {
       log_warn("session_secret_generated",
                {{"message", "no AERO_GATEWAY_SESSION_SECRET: sessions end when the process does"}});
@@ -1722,7 +1903,7 @@ class Server {
     }
     const auto bound = acceptor_.local_endpoint(ec);
     const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
-    const std::string url = "http://" + host + ":" + std::to_string(bound.port());
+    const std::string url = std::string(tls_ ? "https://" : "http://") + host + ":" + std::to_string(bound.port());
     accept();
     wait_signal();
     log_info("listening", {{"url", url}, {"base_path", config.base_path}, {"version", config.version}});
@@ -1747,7 +1928,11 @@ class Server {
       }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(shared_, std::move(socket))->run();
+      if (tls_) {
+        std::make_shared<HttpSession>(shared_, ClientStream(std::move(socket), *tls_))->run();
+      } else {
+        std::make_shared<HttpSession>(shared_, ClientStream(std::move(socket)))->run();
+      }
       accept();
     });
   }
@@ -1797,6 +1982,7 @@ class Server {
   Shared shared_;
   asio::io_context io_{1};
   ServerOptions options_;
+  std::unique_ptr<asio::ssl::context> tls_;  // TLS_ENABLED=1
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer retry_;

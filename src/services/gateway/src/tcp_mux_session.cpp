@@ -20,6 +20,8 @@ MuxSession::MuxSession(MuxHost& host, const TcpPolicy& policy, const MuxLimits& 
       policy_(policy),
       limits_(limits),
       slots_(slots),
+      open_limiter_(limits.open_rate_per_second, limits.open_burst),
+      data_limiter_(limits.data_bytes_per_second, limits.data_burst_bytes),
       sid_(std::move(sid)),
       metrics_(metrics),
       parser_(limits.max_frame_payload_bytes) {}
@@ -57,6 +59,10 @@ void MuxSession::on_frame(const mux::FrameView& frame, Clock::time_point now) {
 void MuxSession::handle_open(std::uint32_t id, ByteSpan payload, Clock::time_point now) {
   if (id == 0) return send_error(0, ErrorCode::protocol_error, "stream_id=0 is reserved");
   if (streams_.contains(id)) return fail(id, ErrorCode::protocol_error, "stream_id already exists");
+  if (!open_limiter_.allow("", now)) {
+    count("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "tcp_mux_open"}}));
+    return send_error(id, ErrorCode::stream_limit_exceeded, "OPEN rate limit");
+  }
   if (streams_.size() >= limits_.max_streams) {
     return send_error(id, ErrorCode::stream_limit_exceeded, "max streams exceeded");
   }
@@ -86,6 +92,7 @@ void MuxSession::handle_open(std::uint32_t id, ByteSpan payload, Clock::time_poi
   if (metrics_) metrics_->gauge_add("aero_gateway_tcp_mux_streams_active", 1);
   if (plan.dial) return start_dial(stream, *plan.dial, now);
   stream.phase = Phase::resolving;
+  stream.name = plan.resolve_name;
   host_.resolve(stream.key, plan.resolve_name);
 }
 
@@ -98,7 +105,7 @@ void MuxSession::start_dial(Stream& stream, const IpAddress& address, Clock::tim
 void MuxSession::on_resolved(MuxStreamKey key, std::span<const IpAddress> addresses, Clock::time_point now) {
   Stream* stream = find(key);
   if (!stream || stream->phase != Phase::resolving) return;
-  const AddressChoice choice = pick_address(policy_, addresses);
+  const AddressChoice choice = pick_address(policy_, addresses, stream->name, stream->port);
   if (choice.rejection) {
     const std::uint32_t id = ids_.at(key);
     if (choice.rejection->status == 502) {
@@ -135,6 +142,10 @@ void MuxSession::handle_data(std::uint32_t id, ByteSpan payload, Clock::time_poi
   if (stream.client_fin) return fail(id, ErrorCode::protocol_error, "stream is half-closed (client FIN)");
   stream.last_activity = now;
   if (payload.empty()) return;
+  if (!data_limiter_.allow("", now, static_cast<double>(payload.size()))) {
+    count("aero_gateway_rate_limited_total", prometheus_labels({{"limiter", "tcp_mux_data"}}));
+    return fail(id, ErrorCode::stream_buffer_overflow, "DATA rate limit");
+  }
   if (payload.size() > limits_.max_stream_buffer_bytes - std::min(stream.buffered, limits_.max_stream_buffer_bytes)) {
     count("aero_gateway_tcp_mux_buffer_overflows_total");
     return fail(id, ErrorCode::stream_buffer_overflow, "stream buffered too much data");

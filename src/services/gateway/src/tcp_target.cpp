@@ -251,6 +251,19 @@ TargetPlan plan_target(const TcpPolicy& policy, const TcpTarget& target) {
     plan.rejection = Rejection{status, std::move(message), reason};
     return plan;
   };
+  if (policy.proxy) {
+    const ClassifiedHost host = classify_host(target.host);
+    if (host.kind == ClassifiedHost::Kind::invalid) return refuse(400, "Invalid host", "bad_target");
+    if (!host.is_ip()) {
+      plan.resolve_name = host.normalized;
+      return plan;
+    }
+    const IpAddress literal[] = {host.address};
+    ProxyDecision decision = decide_proxy_target(*policy.proxy, {}, target.port, literal);
+    if (!decision.address) return refuse(403, std::move(decision.refusal), "ip_policy");
+    plan.dial = decision.address;
+    return plan;
+  }
   if (!policy.allowed_ports.empty()) {
     bool listed = false;
     for (const std::uint16_t port : policy.allowed_ports) listed = listed || port == target.port;
@@ -280,10 +293,20 @@ TargetPlan plan_target(const TcpPolicy& policy, const TcpTarget& target) {
   return plan;
 }
 
-AddressChoice pick_address(const TcpPolicy& policy, std::span<const IpAddress> addresses) {
+AddressChoice pick_address(const TcpPolicy& policy, std::span<const IpAddress> addresses, std::string_view name,
+                           std::uint16_t port) {
   AddressChoice choice;
   if (addresses.empty()) {
     choice.rejection = Rejection{502, "DNS lookup failed", "dns"};
+    return choice;
+  }
+  if (policy.proxy) {
+    ProxyDecision decision = decide_proxy_target(*policy.proxy, name, port, addresses);
+    if (decision.address) {
+      choice.address = decision.address;
+    } else {
+      choice.rejection = Rejection{403, std::move(decision.refusal), "ip_policy"};
+    }
     return choice;
   }
   for (const IpAddress& address : addresses) {

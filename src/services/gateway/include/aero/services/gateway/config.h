@@ -6,8 +6,8 @@
 //     first five issues by key; we report the first one, with its value's problem);
 //   * DNS_UPSTREAMS entries must be IP addresses (host names would need a resolver to find the
 //     resolver) and DoH URL upstreams are refused: not implemented yet;
-//   * TLS_ENABLED=1 is validated (files must be readable) and then refused: TLS termination is
-//     not implemented yet (terminate TLS in a reverse proxy and set TRUST_PROXY=1).
+//   * TLS_ENABLED=1 checks more than readability: the certificate and the key must parse as PEM,
+//     the key must not be encrypted (no passphrase prompt at start-up) and must match.
 #pragma once
 
 #include <chrono>
@@ -31,9 +31,23 @@ enum class SameSite : std::uint8_t { lax, strict, none };
 std::string_view same_site_name(SameSite value);  // "Lax", "Strict", "None"
 
 enum class UdpRelayAuthMode : std::uint8_t { none, api_key, jwt };
+
+// What the process serves (docs/gateway.md, "Modes"):
+//   gateway    Aero's gateway (the default);
+//   dev_proxy  Aero's net-proxy development relay (`--dev-proxy`): AERO_PROXY_* variables, no
+//              cookie and no Origin check, the AERO_PROXY_OPEN / AERO_PROXY_ALLOW policy, policy
+//              refusals as close 1008 after the upgrade, 127.0.0.1:8081 by default;
+//   token_mux  tools/net-proxy-server (`--token-mux`): /tcp-mux only, AERO_PROXY_AUTH_TOKEN as
+//              `?token=` or a Bearer header, 127.0.0.1:8080 by default.
+enum class GatewayMode : std::uint8_t { gateway, dev_proxy, token_mux };
+std::string_view gateway_mode_name(GatewayMode mode);  // "gateway", "dev-proxy", "token-mux"
 std::string_view udp_relay_auth_mode_name(UdpRelayAuthMode mode);  // "none", "api_key", "jwt"
 
 struct GatewayConfig {
+  GatewayMode mode = GatewayMode::gateway;
+  bool require_session = true;  // the session cookie on upgrades (not in the relay modes)
+  bool check_origin = true;     // the Origin guard (not in the relay modes)
+  std::string proxy_auth_token; // AERO_PROXY_AUTH_TOKEN (token_mux)
   std::string host = "0.0.0.0";  // HOST
   std::uint16_t port = 8080;     // PORT (0 only through --bind, for tests)
   LogLevel log_level = LogLevel::info;  // LOG_LEVEL (fatal counts as error)
@@ -57,8 +71,8 @@ struct GatewayConfig {
 
   std::uint64_t rate_limit_per_minute = 0;  // RATE_LIMIT_REQUESTS_PER_MINUTE, 0: off
 
-  bool tls_enabled = false;  // TLS_ENABLED (refused, see above)
-  std::string tls_cert_path, tls_key_path;
+  bool tls_enabled = false;  // TLS_ENABLED: HTTPS and wss:// on the listener
+  std::string tls_cert_path, tls_key_path;  // TLS_CERT_PATH (PEM chain), TLS_KEY_PATH (PEM key)
 
   TcpPolicy tcp_policy;  // TCP_ALLOWED_HOSTS, TCP_BLOCKED_HOSTS, TCP_REQUIRE_DNS_NAME,
                          // TCP_ALLOW_PRIVATE_IPS, TCP_ALLOWED_PORTS
@@ -73,6 +87,9 @@ struct GatewayConfig {
   std::size_t mux_max_streams = 1024;                 // TCP_MUX_MAX_STREAMS
   std::size_t mux_max_stream_buffer_bytes = 1048576;  // TCP_MUX_MAX_STREAM_BUFFER_BYTES
   std::size_t mux_max_frame_payload_bytes = 16777216; // TCP_MUX_MAX_FRAME_PAYLOAD_BYTES
+  // Per-socket OPEN and DATA rate limits (0: off); only the token relay sets them.
+  double mux_open_rate_per_second = 0, mux_open_burst = 0;
+  double mux_data_bytes_per_second = 0, mux_data_burst_bytes = 0;
 
   // The /udp relay (names of Aero's WebRTC UDP relay where it has them).
   std::size_t udp_max_payload_bytes = 1200;        // MAX_DATAGRAM_PAYLOAD_BYTES
@@ -98,6 +115,9 @@ struct GatewayConfig {
   double dns_burst_per_ip = 20;                          // DNS_BURST_PER_IP, 0: off
   bool dns_allow_any = false;                            // DNS_ALLOW_ANY
   bool dns_allow_private_ptr = false;                    // DNS_ALLOW_PRIVATE_PTR
+  // DNS_REQUIRE_SESSION: 0 lets /dns-query and /dns-json answer without the session cookie (a
+  // development switch: DoH clients such as curl --doh-url cannot send a cookie).
+  bool dns_require_session = true;
 
   std::optional<std::string> udp_relay_base_url;  // UDP_RELAY_BASE_URL, trailing '/' stripped
   UdpRelayAuthMode udp_relay_auth_mode = UdpRelayAuthMode::none;  // UDP_RELAY_AUTH_MODE
@@ -115,10 +135,15 @@ struct GatewayConfig {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 // Reads the configuration. Errors (kind "bad_config") name the variable at fault.
-Result<GatewayConfig> config_from_env(const EnvLookup& lookup);
+// In the relay modes the AERO_PROXY_* variables come last and win (docs/gateway.md lists them).
+Result<GatewayConfig> config_from_env(const EnvLookup& lookup, GatewayMode mode = GatewayMode::gateway);
 
 // The effective configuration as JSON, secrets replaced by "<set>".
 std::string config_json(const GatewayConfig& config);
+
+// TLS_CERT_PATH and TLS_KEY_PATH: readable, a PEM certificate (chain) and an unencrypted PEM
+// private key that belongs to it. Errors name the variable at fault.
+Result<void> validate_tls_files(const std::string& cert_path, const std::string& key_path);
 
 // One DNS_UPSTREAMS entry -> "ip:port" ("[v6]:port"). Accepts host[:port] (port 53 by
 // default), udp://host[:port] and [v6][:port]; the host must be an IP address. An unbracketed

@@ -48,6 +48,14 @@ std::optional<Rejection> check_websocket_handshake(std::span<const Header> heade
 // "Missing required subprotocol: <required>").
 std::optional<Rejection> check_subprotocol(std::span<const Header> headers, std::string_view required);
 
+// The token relay's authentication (tools/net-proxy-server): the `token` query parameter (at most
+// 4096 characters), else `Authorization: Bearer <token>` (at most 4096 characters; a repeated
+// header counts as none). None: 401 "Missing auth token"; another token: 403 "Invalid auth
+// token" (compared in constant time).
+inline constexpr std::size_t kMaxProxyTokenChars = 4096;
+std::optional<Rejection> check_proxy_token(std::string_view expected, const std::optional<std::string>& query_token,
+                                           std::span<const std::string_view> authorization);
+
 // The first aero_session cookie over every Cookie header (§3.4 of Aero's rules): a header over
 // 16384 characters counts as empty and ends the search; the first aero_session pair wins even
 // when empty (then: nullopt); values are trimmed, cut to 4096 characters and percent-decoded

@@ -4,7 +4,8 @@
 // TokenBucketLimiter (Aero's): per key a bucket of capacity `burst` refilled at `rate` tokens per
 // second; a new key starts full and pays for its first request (burst - 1 left); a rate or burst
 // of 0 (or less) disables the limiter. When more than 10000 keys are held, keys idle for 10
-// minutes are forgotten.
+// minutes are forgotten. A request may cost more than one token (a byte budget: one token per
+// byte); a cost above the burst is never allowed.
 #pragma once
 
 #include <chrono>
@@ -23,8 +24,8 @@ class TokenBucketLimiter {
 
   TokenBucketLimiter(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst) {}
   bool enabled() const { return rate_ > 0 && burst_ > 0; }
-  // True when `key` may proceed now (and takes a token).
-  bool allow(const std::string& key, Clock::time_point now);
+  // True when `key` may proceed now (and takes `cost` tokens).
+  bool allow(const std::string& key, Clock::time_point now, double cost = 1);
   std::size_t keys() const { return buckets_.size(); }
 
  private:

@@ -16,7 +16,8 @@
 //         target reset (CLOSE RST): gone at once.
 //
 // Per-OPEN checks in Aero's order: stream 0 (ERROR 3 "stream_id=0 is reserved"), id in use
-// (3 "stream_id already exists"), TCP_MUX_MAX_STREAMS (5 "max streams exceeded"), payload
+// (3 "stream_id already exists"), the token relay's OPEN rate limit when set (5 "OPEN rate
+// limit"), TCP_MUX_MAX_STREAMS (5 "max streams exceeded"), payload
 // (3 "Invalid OPEN payload"), the /tcp target policy (a 400-class refusal: 3, a 403-class one:
 // 1, with the policy's message), the session's connection slot shared with /tcp
 // (5 "session max connections exceeded"); then a host name is looked up once and the first
@@ -77,6 +78,13 @@ struct MuxLimits {
   std::size_t max_frame_payload_bytes = 16777216;    // TCP_MUX_MAX_FRAME_PAYLOAD_BYTES
   std::chrono::milliseconds connect_timeout{10000};  // TCP_PROXY_CONNECT_TIMEOUT_MS
   std::chrono::milliseconds idle_timeout{300000};    // TCP_PROXY_IDLE_TIMEOUT_MS
+  // Per-socket rate limits of the token relay (tools/net-proxy-server; 0: off): OPEN frames
+  // (ERROR 5 "OPEN rate limit") and client DATA bytes (ERROR 6 "DATA rate limit", the stream
+  // is destroyed). Token buckets: `rate` per second, `burst` at most.
+  double open_rate_per_second = 0;
+  double open_burst = 0;
+  double data_bytes_per_second = 0;
+  double data_burst_bytes = 0;
 };
 
 class MuxSession {
@@ -122,6 +130,7 @@ class MuxSession {
     MuxStreamKey key = 0;
     Phase phase = Phase::resolving;
     std::uint16_t port = 0;
+    std::string name;           // the host name being resolved (the proxy policy matches it)
     std::deque<Bytes> pending;  // DATA received before the connection was up
     std::size_t buffered = 0;   // pending + handed to the host, not yet written
     bool client_fin = false;
@@ -147,6 +156,8 @@ class MuxSession {
   const TcpPolicy& policy_;
   MuxLimits limits_;
   SessionSlots& slots_;
+  TokenBucketLimiter open_limiter_;
+  TokenBucketLimiter data_limiter_;
   std::string sid_;
   Metrics* metrics_;
   mux::StreamParser parser_;

@@ -41,6 +41,7 @@
 
 #include "aero/base/ip_address.h"
 #include "aero/base/result.h"
+#include "aero/services/gateway/proxy_allowlist.h"
 #include "aero/stack/egress_policy.h"
 
 namespace aero::gateway {
@@ -82,6 +83,9 @@ struct TcpPolicy {
   bool require_dns_name = false;
   bool allow_private_ips = false;
   std::vector<std::uint16_t> allowed_ports;  // empty: every port
+  // The development and token relays' policy (proxy_allowlist.h). When set, it replaces every
+  // check above: invalid hosts still answer 400 Invalid host, refusals 403 with its reason.
+  std::optional<ProxyPolicy> proxy;
 };
 
 // A failed check: the HTTP status and the one-line message of the plain-text rejection.
@@ -121,6 +125,8 @@ struct AddressChoice {
   std::optional<IpAddress> address;
   std::optional<Rejection> rejection;
 };
-AddressChoice pick_address(const TcpPolicy& policy, std::span<const IpAddress> addresses);
+// `name` and `port` are the target's (the proxy policy's name rules need them).
+AddressChoice pick_address(const TcpPolicy& policy, std::span<const IpAddress> addresses, std::string_view name = {},
+                           std::uint16_t port = 0);
 
 }  // namespace aero::gateway
