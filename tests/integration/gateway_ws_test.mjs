@@ -782,6 +782,8 @@ test("tcp", "refusals_carry_the_reference_status_codes", async () => {
     await within(5000, first.closed, "close");
     await open.stop();
   } finally { open.kill(); echo.close(); }
+});
+
 // ---- TLS ---------------------------------------------------------------------------------------
 
 // A self-signed certificate for 127.0.0.1 in a temporary directory.
