@@ -48,11 +48,21 @@ TEST(Base64Url, AcceptsOnlyTheCanonicalForm) {
   EXPECT_FALSE(base64url_decode_canonical("Zm9v\n").has_value());
 }
 
+TEST(Base64Url, LenientDecodeToleratesOnlyTheUnusedTailBits) {
+  EXPECT_EQ(base64url_decode_lenient("Zh"), base64url_decode_canonical("Zg"));  // low bits ignored
+  EXPECT_EQ(base64url_decode_lenient("Zm9"), base64url_decode_canonical("Zm8"));
+  EXPECT_EQ(base64url_decode_lenient("-_8"), (Bytes{0xFB, 0xFF}));
+  EXPECT_FALSE(base64url_decode_lenient("Zm9vY").has_value());  // len % 4 == 1
+  EXPECT_FALSE(base64url_decode_lenient("Zm+v").has_value());   // standard alphabet
+  EXPECT_FALSE(base64url_decode_lenient("Zm9vYg==").has_value());
+}
+
 TEST(Base64Url, RoundTripsEveryLength) {
   Bytes data;
   for (int n = 0; n < 70; ++n) {
     const std::string text = base64url_encode(data);
     EXPECT_EQ(base64url_decode_canonical(text), data) << n;
+    EXPECT_EQ(base64url_decode_lenient(text), data) << n;
     EXPECT_EQ(base64_decode(base64_encode(data)), data) << n;
     data.push_back(static_cast<std::uint8_t>(n * 37 + 11));
   }

@@ -77,9 +77,13 @@ std::string base64url_encode(ByteSpan data) {
   return out;
 }
 
-std::optional<Bytes> base64url_decode_canonical(std::string_view text) {
+namespace {
+
+// The standard-alphabet, padded form of base64url `text`; nullopt on a character outside the
+// URL alphabet or a length of 4k+1 (no byte string encodes to that).
+std::optional<std::string> url_to_standard(std::string_view text) {
   const std::size_t tail = text.size() % 4;
-  if (tail == 1) return std::nullopt;  // no byte string encodes to 4k+1 characters
+  if (tail == 1) return std::nullopt;
   std::string standard;
   standard.reserve(text.size() + 2);
   for (const char c : text) {
@@ -93,11 +97,26 @@ std::optional<Bytes> base64url_decode_canonical(std::string_view text) {
       return std::nullopt;
     }
   }
+  if (tail != 0) standard.append(4 - tail, '=');
+  return standard;
+}
+
+}  // namespace
+
+std::optional<Bytes> base64url_decode_canonical(std::string_view text) {
+  auto standard = url_to_standard(text);
+  if (!standard) return std::nullopt;
   // RFC 4648 §3.5: the bits of the last character that carry no data must be zero.
+  const std::size_t tail = text.size() % 4;
   if (tail == 2 && (sextet_url(text.back()) & 0x0FU) != 0) return std::nullopt;
   if (tail == 3 && (sextet_url(text.back()) & 0x03U) != 0) return std::nullopt;
-  if (tail != 0) standard.append(4 - tail, '=');
-  return decode_block(standard);
+  return decode_block(*standard);
+}
+
+std::optional<Bytes> base64url_decode_lenient(std::string_view text) {
+  auto standard = url_to_standard(text);
+  if (!standard) return std::nullopt;
+  return decode_block(*standard);
 }
 
 }  // namespace aero::encoding

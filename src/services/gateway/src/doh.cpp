@@ -26,28 +26,6 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// base64url without padding, tolerant of non-zero unused bits in the last character (RFC 8484
-// §6 asks for base64url; Aero's decoder accepts such tails). nullopt on a bad character or a
-// length of 4k+1.
-std::optional<Bytes> decode_base64url_tolerant(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string standard;
-  standard.reserve(text.size() + 3);
-  for (const char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-      standard.push_back(c);
-    } else if (c == '-') {
-      standard.push_back('+');
-    } else if (c == '_') {
-      standard.push_back('/');
-    } else {
-      return std::nullopt;
-    }
-  }
-  while (standard.size() % 4 != 0) standard.push_back('=');
-  return encoding::base64_decode(standard);
-}
-
 DohFailure failure_with(unsigned status, std::uint16_t id, std::uint16_t flags) {
   return DohFailure{status, dns_error_message(id, flags, DnsRcode::formerr)};
 }
@@ -102,14 +80,14 @@ Result<DohQuery> parse_doh_get(const std::optional<std::string>& dns_param, std:
     // Best effort: the id and flags from the first 16 characters (12 bytes).
     std::uint16_t id = 0;
     std::uint16_t flags = 0;
-    if (auto head = decode_base64url_tolerant(std::string_view(*dns_param).substr(0, 16)); head && head->size() >= 4) {
+    if (auto head = encoding::base64url_decode_lenient(std::string_view(*dns_param).substr(0, 16)); head && head->size() >= 4) {
       id = load16(*head, 0);
       flags = load16(*head, 2);
     }
     failure = failure_with(413, id, flags);
     return doh_error("too_large", "dns parameter over the size limit");
   }
-  auto decoded = decode_base64url_tolerant(*dns_param);
+  auto decoded = encoding::base64url_decode_lenient(*dns_param);
   if (!decoded) {
     failure = failure_with(400, 0, 0);
     return doh_error("bad_query", "dns parameter is not base64url");

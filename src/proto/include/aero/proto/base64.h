@@ -21,5 +21,8 @@ std::optional<Bytes> base64_decode(std::string_view text);
 std::string base64url_encode(ByteSpan data);  // no padding
 // nullopt unless `text` is the canonical unpadded base64url form of some byte string.
 std::optional<Bytes> base64url_decode_canonical(std::string_view text);
+// The same, but tolerant of non-zero unused bits in the last character (RFC 8484's `dns`
+// parameter as Aero's decoder reads it); still nullopt on a bad character or a 4k+1 length.
+std::optional<Bytes> base64url_decode_lenient(std::string_view text);
 
 }  // namespace aero::encoding
