@@ -22,8 +22,7 @@
 //         the target; TCP -> WebSocket: the target is read again only once the previous chunk
 //         is written to the client. A message larger than TCP_PROXY_MAX_TCP_BUFFER_BYTES is
 //         refused with 1011 (the bytes that would wait for the target).
-//   closing  the close frame goes out after the WebSocket write in flight; Beast closes the
-//         socket when the client answers or 5 s later.
+//   closing  as for every relay (WebSocketRelay below).
 //
 // TLS (TLS_ENABLED=1): every accepted socket first completes a TLS handshake (within the HTTP
 // timeout), then runs the same HTTP session and relays over ClientStream, which is the TCP
@@ -313,38 +312,212 @@ void lookup_addresses(Shared& shared, const std::string& name, std::function<voi
   }
 }
 
-// ---- /tcp relay ----------------------------------------------------------------------------
-
-class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
+// ---- WebSocket relay lifecycle --------------------------------------------------------------
+//
+// What /tcp, /tcp-mux and /udp share: the client's WebSocket and its lifecycle. A relay derives
+// from WebSocketRelay<itself> (CRTP: the shared steps call the relay's hooks directly) and
+// supplies its names (kClosedMetric, kClosingEvent, kActiveGauge, kTextRefusal,
+// kCountsEveryOversize) and what differs: on_accept, on_message, on_closing and on_finish (its
+// timers and targets), release (its slot, then unregister).
+//
+//   accepting ──101 sent──> [connecting, /tcp only] ──> open ──begin_close──> closing ──> done
+//       └──handshake failed (the relay's on_accept)────────────┴──read or write failed──────┘
+//
+//   accepting  accept() sets the stream options and runs Beast's handshake; the relay's
+//              on_accept registers the relay (register_open) so the shutdown can reach it.
+//   open       at most one WebSocket read in flight (reading_ws_): binary messages go to
+//              on_message, a text message closes with 1003. The relay writes to the client
+//              one message at a time (writing_ws_) and calls ws_written afterwards.
+//   closing    begin_close counts and logs the reason once and stops the relay's work; the
+//              close frame goes out after the write in flight (send_close). Reads go on,
+//              discarding messages, until the client's close frame answers (or Beast's
+//              kCloseTimeout), then finish.
+//   done       finish closes the socket and releases the relay's slot and registration; a
+//              failed read or write gets here directly (Beast has already answered the
+//              client's close frame, or sent 1009 for an oversized message).
+template <class Derived>
+class WebSocketRelay : public Relay, public std::enable_shared_from_this<Derived> {
  public:
-  TcpRelay(Shared& shared, ClientStream stream, std::string sid, tcp::endpoint target, std::string client_ip)
+  // Server shutdown.
+  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+
+ protected:
+  enum class State : std::uint8_t { accepting, connecting, open, closing, done };
+
+  WebSocketRelay(Shared& shared, ClientStream stream, std::string client_ip)
       : shared_(shared),
         config_(shared.config),
         ws_(std::move(stream)),
+        client_ip_(std::move(client_ip)),
+        id_(shared.next_relay_id++) {}
+
+  // The options every relay sets (the relay sets binary mode or a subprotocol first), then the
+  // upgrade; Derived::on_accept takes over.
+  void accept(const Request& request, std::size_t max_message_bytes) {
+    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
+    ws_.read_message_max(max_message_bytes);
+    ws_.auto_fragment(false);
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.async_accept(request, [self = this->shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+  }
+
+  void register_open() {
+    shared_.relays[id_] = this->weak_from_this();
+    registered_ = true;
+    shared_.metrics.gauge_add(Derived::kActiveGauge, 1);
+  }
+
+  // Idempotent: finish and the destructor both get here (through Derived::release).
+  void unregister() {
+    shared_.relays.erase(id_);
+    if (registered_) shared_.metrics.gauge_add(Derived::kActiveGauge, -1);
+    registered_ = false;
+  }
+
+  void count_closed(std::string_view label) {
+    shared_.metrics.add(Derived::kClosedMetric, prometheus_labels({{"reason", label}}));
+  }
+
+  // ---- client -> relay ----------------------------------------------------------------------
+
+  // A relay that still uses ws_in_ (the /tcp write to the target) hides this with its own.
+  bool holds_ws_reads() const { return false; }
+
+  void read_ws() {
+    if (reading_ws_ || (state_ != State::open && state_ != State::closing) || derived().holds_ws_reads()) return;
+    reading_ws_ = true;
+    ws_.async_read(ws_in_, [self = this->shared_from_this()](const error_code& ec, std::size_t n) {
+      self->on_ws_read(ec, n);
+    });
+  }
+
+  void on_ws_read(const error_code& ec, std::size_t bytes) {
+    reading_ws_ = false;
+    if (ec) {
+      // A failure while open is counted here (it does not pass begin_close); /tcp also counts a
+      // 1009 that Beast sends while closing.
+      const bool too_big = ec == websocket::error::message_too_big;
+      if (state_ == State::open || (too_big && Derived::kCountsEveryOversize)) {
+        count_closed(too_big ? "message_too_big" : ec == websocket::error::closed ? "client" : "error");
+      }
+      return finish();
+    }
+    if (state_ != State::open) {
+      ws_in_.consume(ws_in_.size());
+      return read_ws();  // closing: wait for the client's close frame
+    }
+    if (ws_.got_text()) {
+      ws_in_.consume(ws_in_.size());
+      begin_close(websocket::close_code::unknown_data, Derived::kTextRefusal, "text");
+      return read_ws();
+    }
+    derived().on_message(bytes);
+  }
+
+  ByteSpan ws_message() const {
+    const auto data = ws_in_.cdata();
+    return ByteSpan(static_cast<const std::uint8_t*>(data.data()), data.size());
+  }
+
+  // ---- relay -> client ----------------------------------------------------------------------
+
+  // After a write to the client: false when the relay writes nothing more (failed: finished;
+  // closing: the close frame that waited for this write goes out now).
+  bool ws_written(const error_code& ec) {
+    writing_ws_ = false;
+    if (ec) {
+      finish();
+      return false;
+    }
+    if (state_ == State::closing) {
+      send_close();
+      return false;
+    }
+    return state_ == State::open;
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
+    if (state_ == State::closing || state_ == State::done) return;
+    const bool accepted = state_ != State::accepting;
+    state_ = State::closing;
+    close_code_ = code;
+    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
+    count_closed(label);
+    log_info(Derived::kClosingEvent,
+             {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+    derived().on_closing();
+    if (!accepted) return;  // on_accept sees the state
+    if (!writing_ws_) send_close();
+  }
+
+  void send_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(websocket::close_reason(close_code_, close_reason_),
+                    [self = this->shared_from_this()](const error_code&) {
+                      // The close frame is out; the pending read sees the client's answer (or the timeout).
+                      if (!self->reading_ws_) self->finish();
+                    });
+    read_ws();
+  }
+
+  void finish() {
+    if (state_ == State::done) return;
+    state_ = State::done;
+    derived().on_finish();
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    derived().release();
+  }
+
+  Shared& shared_;
+  const GatewayConfig& config_;
+  websocket::stream<ClientStream> ws_;
+  beast::flat_buffer ws_in_;
+  std::string client_ip_;
+  std::uint64_t id_;
+  State state_ = State::accepting;
+  bool reading_ws_ = false;
+  bool writing_ws_ = false;
+
+ private:
+  Derived& derived() { return static_cast<Derived&>(*this); }
+  const Derived& derived() const { return static_cast<const Derived&>(*this); }
+
+  bool close_sent_ = false;
+  bool registered_ = false;  // counted in kActiveGauge and listed in shared_.relays
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::string close_reason_;
+};
+
+// ---- /tcp relay ----------------------------------------------------------------------------
+
+class TcpRelay : public WebSocketRelay<TcpRelay> {
+ public:
+  TcpRelay(Shared& shared, ClientStream stream, std::string sid, tcp::endpoint target, std::string client_ip)
+      : WebSocketRelay(shared, std::move(stream), std::move(client_ip)),
         target_(shared.io),
         connect_timer_(shared.io),
         idle_timer_(shared.io),
         sid_(std::move(sid)),
-        endpoint_(target),
-        client_ip_(std::move(client_ip)),
-        id_(shared.next_relay_id++) {}
+        endpoint_(target) {}
 
   void start(Request request) {
-    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
-    ws_.read_message_max(config_.tcp_max_message_bytes);
-    ws_.auto_fragment(false);
     ws_.binary(true);
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+    accept(request, config_.tcp_max_message_bytes);
   }
-
-  // Server shutdown.
-  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
 
   ~TcpRelay() override { release(); }
 
  private:
-  enum class State : std::uint8_t { accepting, connecting, open, closing, done };
+  friend WebSocketRelay;
+  static constexpr std::string_view kClosedMetric = "aero_gateway_tcp_closed_total";
+  static constexpr std::string_view kClosingEvent = "tcp_closing";
+  static constexpr std::string_view kActiveGauge = "aero_gateway_tcp_connections_active";
+  static constexpr std::string_view kTextRefusal = "text messages are not supported";
+  static constexpr bool kCountsEveryOversize = true;
 
   void on_accept(const error_code& ec) {
     if (ec) {
@@ -352,10 +525,8 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
       return finish();
     }
     state_ = State::connecting;
-    shared_.relays[id_] = weak_from_this();
-    shared_.metrics.gauge_add("aero_gateway_tcp_connections_active", 1);
+    register_open();
     shared_.metrics.add("aero_gateway_tcp_connections_total");
-    counted_active_ = true;
     log_info("tcp_open", {{"relay", id_}, {"client_ip", client_ip_}, {"sid", sid_},
                           {"target", endpoint_.address().to_string()},
                           {"port", static_cast<std::uint64_t>(endpoint_.port())}});
@@ -392,34 +563,11 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
 
   // ---- WebSocket -> TCP ----------------------------------------------------------------------
 
-  void read_ws() {
-    if (reading_ws_ || writing_tcp_ || (state_ != State::open && state_ != State::closing)) return;
-    reading_ws_ = true;
-    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_ws_read(ec, n); });
-  }
+  // ws_in_ is being written to the target: the next message waits (the back-pressure).
+  bool holds_ws_reads() const { return writing_tcp_; }
 
-  void on_ws_read(const error_code& ec, std::size_t bytes) {
-    reading_ws_ = false;
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        // Beast has sent close 1009 already.
-        shared_.metrics.add("aero_gateway_tcp_closed_total", prometheus_labels({{"reason", "message_too_big"}}));
-      } else if (state_ == State::open) {
-        shared_.metrics.add("aero_gateway_tcp_closed_total",
-                            prometheus_labels({{"reason", ec == websocket::error::closed ? "client" : "error"}}));
-      }
-      return finish();
-    }
-    if (state_ != State::open) {
-      ws_in_.consume(ws_in_.size());
-      return read_ws();  // closing: wait for the client's close frame
-    }
+  void on_message(std::size_t bytes) {
     touch();
-    if (ws_.got_text()) {
-      ws_in_.consume(ws_in_.size());
-      begin_close(websocket::close_code::unknown_data, "text messages are not supported", "text");
-      return read_ws();
-    }
     if (bytes > config_.tcp_max_tcp_buffer_bytes) {
       ws_in_.consume(ws_in_.size());
       begin_close(websocket::close_code::internal_error, "TCP buffer limit exceeded", "tcp_buffer");
@@ -471,16 +619,8 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
                         static_cast<double>(bytes));
     writing_ws_ = true;
     ws_.async_write(asio::buffer(tcp_in_.data(), bytes), [self = shared_from_this()](const error_code& e, std::size_t) {
-      self->on_ws_written(e);
+      if (self->ws_written(e)) self->read_tcp();
     });
-  }
-
-  void on_ws_written(const error_code& ec) {
-    writing_ws_ = false;
-    if (ec) return finish();
-    if (state_ == State::closing) return send_close();
-    if (state_ != State::open) return;
-    read_tcp();
   }
 
   // ---- timers and closing --------------------------------------------------------------------
@@ -498,75 +638,38 @@ class TcpRelay : public Relay, public std::enable_shared_from_this<TcpRelay> {
     });
   }
 
-  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
-    if (state_ == State::closing || state_ == State::done) return;
-    const bool accepted = state_ != State::accepting;
-    state_ = State::closing;
-    close_code_ = code;
-    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
-    shared_.metrics.add("aero_gateway_tcp_closed_total", prometheus_labels({{"reason", label}}));
-    log_info("tcp_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+  // Closing: the target gets a FIN before its socket closes; finishing just closes it.
+  void on_closing() {
     connect_timer_.cancel();
     idle_timer_.cancel();
     error_code ignored;
     target_.shutdown(tcp::socket::shutdown_both, ignored);
     target_.close(ignored);
-    if (!accepted) return;  // on_accept sees the state
-    if (!writing_ws_) send_close();
   }
 
-  void send_close() {
-    if (close_sent_) return;
-    close_sent_ = true;
-    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
-      // The close frame is out; the pending read sees the client's answer (or the timeout).
-      if (!self->reading_ws_) self->finish();
-    });
-    read_ws();
-  }
-
-  void finish() {
-    if (state_ == State::done) return;
-    state_ = State::done;
+  void on_finish() {
     connect_timer_.cancel();
     idle_timer_.cancel();
     error_code ignored;
     target_.close(ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    release();
   }
 
   void release() {
     if (released_) return;
     released_ = true;
     shared_.slots.release(sid_);
-    shared_.relays.erase(id_);
-    if (counted_active_) shared_.metrics.gauge_add("aero_gateway_tcp_connections_active", -1);
-    counted_active_ = false;
+    unregister();
   }
 
-  Shared& shared_;
-  const GatewayConfig& config_;
-  websocket::stream<ClientStream> ws_;
   tcp::socket target_;
   asio::steady_timer connect_timer_;
   asio::steady_timer idle_timer_;
   std::string sid_;
   tcp::endpoint endpoint_;
-  std::string client_ip_;
-  std::uint64_t id_;
   std::vector<std::uint8_t> tcp_in_;
-  beast::flat_buffer ws_in_;
-  State state_ = State::accepting;
-  bool reading_ws_ = false;
-  bool writing_ws_ = false;
   bool writing_tcp_ = false;  // ws_in_ is being written to the target
-  bool close_sent_ = false;
   bool connect_timed_out_ = false;
-  bool counted_active_ = false;
   bool released_ = false;
-  websocket::close_code close_code_ = websocket::close_code::normal;
-  std::string close_reason_;
   SteadyClock::time_point last_activity_{};
 };
 
@@ -585,32 +688,22 @@ constexpr std::size_t kMuxLowWater = 256 * 1024;
 constexpr std::size_t kMuxHardCap = 64 * 1024 * 1024;
 constexpr std::size_t kMuxMaxMessage = 1024 * 1024;  // frames per outgoing WebSocket message
 
-class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_this<MuxRelay> {
+class MuxRelay : public WebSocketRelay<MuxRelay>, public MuxHost {
  public:
   MuxRelay(Shared& shared, ClientStream stream, std::string sid, std::string client_ip)
-      : shared_(shared),
-        config_(shared.config),
-        ws_(std::move(stream)),
+      : WebSocketRelay(shared, std::move(stream), std::move(client_ip)),
         tick_timer_(shared.io),
-        client_ip_(std::move(client_ip)),
-        id_(shared.next_relay_id++),
         core_(*this, shared.config.tcp_policy, limits_of(shared.config), shared.slots, std::move(sid), &shared.metrics) {}
 
   void start(Request request) {
-    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
       response.set(http::field::sec_websocket_protocol, bview(mux::kSubprotocol));
     }));
-    ws_.read_message_max(config_.tcp_max_message_bytes);
-    ws_.auto_fragment(false);
     ws_.binary(true);
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
+    accept(request, config_.tcp_max_message_bytes);
   }
 
-  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
-
-  ~MuxRelay() override { unregister(); }
+  ~MuxRelay() override { release(); }
 
   // ---- MuxHost ----------------------------------------------------------------------------
 
@@ -619,7 +712,7 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
     out_bytes_ += frames.size();
     out_.push_back(std::move(frames));
     if (out_bytes_ > kMuxHardCap) {
-      shared_.metrics.add("aero_gateway_tcp_mux_closed_total", prometheus_labels({{"reason", "client_not_reading"}}));
+      count_closed("client_not_reading");
       return finish();
     }
     if (!paused_ && out_bytes_ > kMuxHighWater) {
@@ -681,7 +774,12 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
   }
 
  private:
-  enum class State : std::uint8_t { accepting, open, closing, done };
+  friend WebSocketRelay;
+  static constexpr std::string_view kClosedMetric = "aero_gateway_tcp_mux_closed_total";
+  static constexpr std::string_view kClosingEvent = "tcp_mux_closing";
+  static constexpr std::string_view kActiveGauge = "aero_gateway_tcp_mux_connections_active";
+  static constexpr std::string_view kTextRefusal = "WebSocket text messages are not supported";
+  static constexpr bool kCountsEveryOversize = false;
 
   struct Target {
     explicit Target(asio::io_context& io) : socket(io) {}
@@ -717,9 +815,7 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
       return;
     }
     state_ = State::open;
-    shared_.relays[id_] = weak_from_this();
-    registered_ = true;
-    shared_.metrics.gauge_add("aero_gateway_tcp_mux_connections_active", 1);
+    register_open();
     shared_.metrics.add("aero_gateway_tcp_mux_connections_total");
     log_info("tcp_mux_open", {{"relay", id_}, {"client_ip", client_ip_}});
     if (shared_.draining) return shut_down();
@@ -736,36 +832,8 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
     });
   }
 
-  void read_ws() {
-    if (reading_ws_ || state_ == State::done) return;
-    reading_ws_ = true;
-    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_ws_read(ec); });
-  }
-
-  void on_ws_read(const error_code& ec) {
-    reading_ws_ = false;
-    if (ec) {
-      if (state_ == State::open) {
-        const bool too_big = ec == websocket::error::message_too_big;  // Beast sent 1009
-        shared_.metrics.add("aero_gateway_tcp_mux_closed_total",
-                            prometheus_labels({{"reason", too_big ? "message_too_big"
-                                                          : ec == websocket::error::closed ? "client"
-                                                                                           : "error"}}));
-      }
-      return finish();
-    }
-    if (state_ != State::open) {
-      ws_in_.consume(ws_in_.size());
-      return read_ws();  // closing: wait for the client's close frame
-    }
-    if (ws_.got_text()) {
-      ws_in_.consume(ws_in_.size());
-      begin_close(websocket::close_code::unknown_data, "WebSocket text messages are not supported", "text");
-      return read_ws();
-    }
-    const auto data = ws_in_.cdata();
-    const ByteSpan message(static_cast<const std::uint8_t*>(data.data()), data.size());
-    auto status = core_.on_client_message(message, SteadyClock::now());
+  void on_message(std::size_t) {
+    auto status = core_.on_client_message(ws_message(), SteadyClock::now());
     ws_in_.consume(ws_in_.size());
     if (!status) {
       log_info("tcp_mux_protocol_error", {{"relay", id_}, {"error", status.error().message}});
@@ -790,11 +858,8 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
   }
 
   void on_ws_written(const error_code& ec) {
-    writing_ws_ = false;
     out_bytes_ -= std::min(out_bytes_, current_.size());
-    if (ec) return finish();
-    if (state_ == State::closing) return send_close();
-    if (state_ != State::open) return;
+    if (!ws_written(ec)) return;
     if (paused_ && out_bytes_ <= kMuxLowWater) {
       paused_ = false;
       for (auto& [key, target] : targets_) read_target(key, target);
@@ -859,68 +924,23 @@ class MuxRelay : public Relay, public MuxHost, public std::enable_shared_from_th
 
   // ---- closing ----------------------------------------------------------------------------
 
-  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
-    if (state_ != State::open && state_ != State::accepting) return;
-    const bool accepted = state_ == State::open;
-    state_ = State::closing;
-    close_code_ = code;
-    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
-    shared_.metrics.add("aero_gateway_tcp_mux_closed_total", prometheus_labels({{"reason", label}}));
-    log_info("tcp_mux_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+  void on_closing() {
     tick_timer_.cancel();
     core_.close_all();
     out_.clear();
-    if (!accepted) return;
-    if (!writing_ws_) send_close();
   }
 
-  void send_close() {
-    if (close_sent_) return;
-    close_sent_ = true;
-    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
-      if (!self->reading_ws_) self->finish();
-    });
-    read_ws();
-  }
+  void on_finish() { on_closing(); }  // the same work stops either way (each step idempotent)
 
-  void finish() {
-    if (state_ == State::done) return;
-    state_ = State::done;
-    tick_timer_.cancel();
-    core_.close_all();
-    out_.clear();
-    error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    unregister();
-  }
+  void release() { unregister(); }
 
-  void unregister() {
-    if (!registered_) return;
-    registered_ = false;
-    shared_.relays.erase(id_);
-    shared_.metrics.gauge_add("aero_gateway_tcp_mux_connections_active", -1);
-  }
-
-  Shared& shared_;
-  const GatewayConfig& config_;
-  websocket::stream<ClientStream> ws_;
   asio::steady_timer tick_timer_;
-  std::string client_ip_;
-  std::uint64_t id_;
   MuxSession core_;
   std::unordered_map<MuxStreamKey, std::shared_ptr<Target>> targets_;
-  beast::flat_buffer ws_in_;
   std::deque<Bytes> out_;
   Bytes current_;
   std::size_t out_bytes_ = 0;
-  State state_ = State::accepting;
-  bool reading_ws_ = false;
-  bool writing_ws_ = false;
   bool paused_ = false;
-  bool close_sent_ = false;
-  bool registered_ = false;
-  websocket::close_code close_code_ = websocket::close_code::normal;
-  std::string close_reason_;
 };
 
 // ---- /udp relay ------------------------------------------------------------------------------
@@ -953,35 +973,28 @@ std::string udp_session_id() {
   return id;
 }
 
-class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
+class UdpRelay : public WebSocketRelay<UdpRelay> {
  public:
   UdpRelay(Shared& shared, ClientStream stream, std::string sid, std::string client_ip,
            std::optional<udp::endpoint> target)
-      : shared_(shared),
-        config_(shared.config),
-        ws_(std::move(stream)),
+      : WebSocketRelay(shared, std::move(stream), std::move(client_ip)),
         timer_(shared.io),
         sid_(std::move(sid)),
-        client_ip_(std::move(client_ip)),
-        id_(shared.next_relay_id++),
         target_(target),
         bindings_(limits_of(shared.config)) {}
 
-  void start(Request request) {
-    ws_.set_option(websocket::stream_base::timeout{kCloseTimeout, websocket::stream_base::none(), false});
-    // One frame: the payload cap plus the largest header (v2 IPv6); larger messages: 1009.
-    ws_.read_message_max(config_.udp_max_payload_bytes + udp_relay::kMaxHeaderLength);
-    ws_.auto_fragment(false);
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.async_accept(request, [self = shared_from_this()](const error_code& ec) { self->on_accept(ec); });
-  }
-
-  void shut_down() override { begin_close(websocket::close_code::going_away, "shutting down", "shutdown"); }
+  // One frame: the payload cap plus the largest header (v2 IPv6); larger messages: 1009.
+  void start(Request request) { accept(request, config_.udp_max_payload_bytes + udp_relay::kMaxHeaderLength); }
 
   ~UdpRelay() override { release(); }
 
  private:
-  enum class State : std::uint8_t { accepting, open, closing, done };
+  friend WebSocketRelay;
+  static constexpr std::string_view kClosedMetric = "aero_gateway_udp_closed_total";
+  static constexpr std::string_view kClosingEvent = "udp_closing";
+  static constexpr std::string_view kActiveGauge = "aero_gateway_udp_connections_active";
+  static constexpr std::string_view kTextRefusal = "text messages are not supported";
+  static constexpr bool kCountsEveryOversize = false;
   struct Socket {
     explicit Socket(asio::io_context& io) : socket(io) {}
     udp::socket socket;
@@ -1016,9 +1029,7 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
       return release();
     }
     state_ = State::open;
-    shared_.relays[id_] = weak_from_this();
-    counted_active_ = true;
-    shared_.metrics.gauge_add("aero_gateway_udp_connections_active", 1);
+    register_open();
     shared_.metrics.add("aero_gateway_udp_connections_total", prometheus_labels({{"mode", mode()}}));
     log_info("udp_open", {{"relay", id_}, {"client_ip", client_ip_}, {"mode", mode()}});
     if (shared_.draining) return shut_down();
@@ -1091,39 +1102,11 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
 
   // ---- client -> UDP ----------------------------------------------------------------------
 
-  void read_ws() {
-    if (reading_ws_ || state_ == State::done) return;
-    reading_ws_ = true;
-    ws_.async_read(ws_in_, [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_ws_read(ec); });
-  }
-
-  void on_ws_read(const error_code& ec) {
-    reading_ws_ = false;
-    if (ec) {
-      if (state_ == State::open) {
-        const bool too_big = ec == websocket::error::message_too_big;
-        shared_.metrics.add("aero_gateway_udp_closed_total",
-                            prometheus_labels({{"reason", too_big ? "message_too_big"
-                                                          : ec == websocket::error::closed ? "client"
-                                                                                           : "error"}}));
-      }
-      return finish();
-    }
-    if (state_ != State::open) {
-      ws_in_.consume(ws_in_.size());
-      return read_ws();
-    }
-    if (ws_.got_text()) {
-      ws_in_.consume(ws_in_.size());
-      begin_close(websocket::close_code::unknown_data, "text messages are not supported", "text");
-      return read_ws();
-    }
-    const auto data = ws_in_.cdata();
-    const ByteSpan message(static_cast<const std::uint8_t*>(data.data()), data.size());
+  void on_message(std::size_t) {
     if (target_) {
-      send_target(message);
+      send_target(ws_message());
     } else {
-      send_multiplexed(message);
+      send_multiplexed(ws_message());
     }
     ws_in_.consume(ws_in_.size());
     read_ws();
@@ -1231,12 +1214,8 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
     out_.pop_front();
     ws_.text(current_.text);
     ws_.async_write(asio::buffer(current_.bytes), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      self->writing_ws_ = false;
       self->out_bytes_ -= std::min(self->out_bytes_, self->current_.bytes.size());
-      if (ec) return self->finish();
-      if (self->state_ == State::closing) return self->send_close();
-      if (self->state_ != State::open) return;
-      self->flush();
+      if (self->ws_written(ec)) self->flush();
     });
   }
 
@@ -1251,72 +1230,32 @@ class UdpRelay : public Relay, public std::enable_shared_from_this<UdpRelay> {
     binding_sockets_.clear();
   }
 
-  void begin_close(websocket::close_code code, std::string_view reason, std::string_view label) {
-    if (state_ != State::open) return;
-    state_ = State::closing;
-    close_code_ = code;
-    close_reason_ = one_line(reason, kMaxCloseReasonBytes);
-    shared_.metrics.add("aero_gateway_udp_closed_total", prometheus_labels({{"reason", label}}));
-    log_info("udp_closing", {{"relay", id_}, {"reason", label}, {"close_code", static_cast<std::uint64_t>(code)}});
+  void on_closing() {
     timer_.cancel();
     close_sockets();
     out_.clear();
-    if (!writing_ws_) send_close();
   }
 
-  void send_close() {
-    if (close_sent_) return;
-    close_sent_ = true;
-    ws_.async_close(websocket::close_reason(close_code_, close_reason_), [self = shared_from_this()](const error_code&) {
-      if (!self->reading_ws_) self->finish();
-    });
-    read_ws();
-  }
-
-  void finish() {
-    if (state_ == State::done) return;
-    state_ = State::done;
-    timer_.cancel();
-    close_sockets();
-    out_.clear();
-    error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    release();
-  }
+  void on_finish() { on_closing(); }  // the same work stops either way (each step idempotent)
 
   void release() {
     if (released_) return;
     released_ = true;
     close_sockets();
     shared_.slots.release(sid_);
-    shared_.relays.erase(id_);
-    if (counted_active_) shared_.metrics.gauge_add("aero_gateway_udp_connections_active", -1);
-    counted_active_ = false;
+    unregister();
   }
 
-  Shared& shared_;
-  const GatewayConfig& config_;
-  websocket::stream<ClientStream> ws_;
   asio::steady_timer timer_;
   std::string sid_;
-  std::string client_ip_;
-  std::uint64_t id_;
   std::optional<udp::endpoint> target_;
   std::shared_ptr<Socket> target_socket_;
   UdpBindingTable bindings_;
   std::map<std::uint16_t, std::pair<std::shared_ptr<Socket>, std::shared_ptr<Socket>>> binding_sockets_;  // v4, v6
-  beast::flat_buffer ws_in_;
   std::deque<Outgoing> out_;
   Outgoing current_;
   std::size_t out_bytes_ = 0;
-  State state_ = State::accepting;
-  bool reading_ws_ = false;
-  bool writing_ws_ = false;
-  bool close_sent_ = false;
-  bool counted_active_ = false;
   bool released_ = false;
-  websocket::close_code close_code_ = websocket::close_code::normal;
-  std::string close_reason_;
   SteadyClock::time_point last_activity_{};
 };
 
